@@ -1,5 +1,6 @@
 /* log: structured JSON lines on stderr with a thread-local request id. */
 #include <ibx/log.h>
+#include <ibx/clock.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -77,13 +78,7 @@ int log_is_secret_name(const char *name)
 
 static void log_timestamp(char *out, size_t n)
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    char base[32];
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+    clock_iso8601(clock_wall_ms(), out, n);
 }
 
 static void log_write_line(json_t *obj)
