@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,7 +481,8 @@ static CURLcode set_io(CURL *h, struct xfer *x, struct curl_slist *headers)
         c = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
     if (!c)
         c = curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-    if (!c && x->body)
+    /* refuses up front a response whose Content-Length is over the limit */
+    if (!c && x->body && (uint64_t)x->body->limit <= (uint64_t)INT64_MAX)
         c = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->body->limit);
     return c;
 }

@@ -127,7 +127,9 @@ int httpc_json(const char *method, const char *url, const char *const *headers, 
                long timeout_ms, long *status, json_t **out) HTTPC_WUR;
 
 /* curl_global_init plus the shared handle. Call once from main before any thread uses
- * httpc; a second call is a no-op. 0, -EIO, -ENOMEM. */
+ * httpc; a second call is a no-op. 0, -EIO, -ENOMEM. With CURLOPT_NOSIGNAL libcurl does
+ * not touch signal handlers, so the process should ignore SIGPIPE itself (as it must for
+ * libmicrohttpd anyway). */
 int httpc_global_init(void) HTTPC_WUR;
 /* Free pooled handles, the share and libcurl's globals. Call after every other thread
  * has stopped using httpc. httpc calls made before init or after cleanup fail with
