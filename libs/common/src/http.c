@@ -1,0 +1,904 @@
+/* http: route-table HTTP server over libmicrohttpd with built-ins, limits and metrics. */
+#include <ibx/http.h>
+
+#include <ibx/clock.h>
+#include <ibx/ids.h>
+#include <ibx/jsonv.h>
+#include <ibx/log.h>
+#include <ibx/metrics.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct http_server_opts opts;
+    uint16_t port;
+    atomic_int inflight;
+    atomic_int draining;
+    char *openapi; /* rendered once at start */
+};
+
+/* Per-request state, owned by libmicrohttpd's con_cls and freed in on_completed. */
+struct http_ctx {
+    struct http_server *srv;
+    struct http_req req;
+    struct http_resp resp;
+    double t0;
+    int status_hint;   /* 404/405 decided at the first call, answered at the last */
+    char allow[64];    /* Allow header for 405 */
+    int started;       /* the access handler has seen this request */
+    int queued;        /* a response was queued early (413) */
+    int over_limit;
+    size_t max_body;
+};
+
+enum { HTTP_CHUNK = 32 * 1024 };
+
+/* ------------------------------------------------------------------ routing */
+
+static const char *seg_end(const char *s)
+{
+    while (*s && *s != '/')
+        s++;
+    return s;
+}
+
+static char *http_strndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+void http_params_release(struct http_param *params, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(params[i].value);
+        params[i].value = NULL;
+    }
+}
+
+static int http_add_param(struct http_param *params, size_t *np, const char *name,
+                          size_t name_len, const char *val, size_t val_len)
+{
+    if (*np >= HTTP_MAX_PARAMS)
+        return 0;
+    char *v = http_strndup(val, val_len);
+    if (!v)
+        return 0;
+    params[*np].name = name;
+    params[*np].name_len = name_len;
+    params[*np].value = v;
+    (*np)++;
+    return 1;
+}
+
+int http_route_match(const char *pattern, const char *path, struct http_param *params,
+                     size_t *nparams)
+{
+    const char *p = pattern, *u = path;
+    size_t np = 0;
+    while (*p && *u) {
+        if (*p != '/' || *u != '/')
+            goto fail;
+        p++;
+        u++;
+        const char *pe = seg_end(p), *ue = seg_end(u);
+        size_t plen = (size_t)(pe - p);
+        if (plen >= 3 && p[0] == '{' && pe[-1] == '}') {
+            int rest = pe[-2] == '*';
+            size_t nlen = plen - 2 - (size_t)rest;
+            if (rest) {
+                if (!http_add_param(params, &np, p + 1, nlen, u, strlen(u)))
+                    goto fail;
+                *nparams = np;
+                return 1;
+            }
+            if (ue == u || !http_add_param(params, &np, p + 1, nlen, u, (size_t)(ue - u)))
+                goto fail;
+        } else if (plen != (size_t)(ue - u) || memcmp(p, u, plen) != 0) {
+            goto fail;
+        }
+        p = pe;
+        u = ue;
+    }
+    /* "/x/{rest*}" also matches "/x" with an empty rest */
+    if (!*u && p[0] == '/' && p[1] == '{' && strstr(p, "*}") && !strchr(p + 1, '/')) {
+        const char *nm = p + 2;
+        if (!http_add_param(params, &np, nm, strlen(nm) - 2, "", 0))
+            goto fail;
+        *nparams = np;
+        return 1;
+    }
+    if (*p || *u)
+        goto fail;
+    *nparams = np;
+    return 1;
+fail:
+    http_params_release(params, np);
+    return 0;
+}
+
+/* Find the route for method+path. On a path match with another method, *status is 405
+ * and allow lists the methods; on no match, 404. */
+static const struct http_route *http_find_route(const struct http_server *s, struct http_req *r,
+                                                int *status, char *allow, size_t allow_len)
+{
+    allow[0] = '\0';
+    for (size_t i = 0; i < s->opts.nroutes; i++) {
+        const struct http_route *rt = &s->opts.routes[i];
+        struct http_param tmp[HTTP_MAX_PARAMS];
+        size_t n = 0;
+        if (!http_route_match(rt->pattern, r->path, tmp, &n))
+            continue;
+        if (strcmp(rt->method, r->method) == 0) {
+            memcpy(r->params, tmp, sizeof(tmp[0]) * n);
+            r->nparams = n;
+            return rt;
+        }
+        http_params_release(tmp, n);
+        size_t used = strlen(allow);
+        if (!strstr(allow, rt->method))
+            snprintf(allow + used, allow_len - used, "%s%s", used ? ", " : "", rt->method);
+    }
+    *status = allow[0] ? 405 : 404;
+    return NULL;
+}
+
+int http_request_id_ok(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++) {
+        char c = id[n];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == ':' || c == '-';
+        if (!ok || n >= 64)
+            return 0;
+    }
+    return n > 0;
+}
+
+/* ------------------------------------------------------------------ request accessors */
+
+const char *http_req_param(const struct http_req *r, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < r->nparams; i++) {
+        if (r->params[i].name_len == len && memcmp(r->params[i].name, name, len) == 0)
+            return r->params[i].value;
+    }
+    return NULL;
+}
+
+const char *http_req_query(const struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_req_header(const struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_query_string(const struct http_req *r)
+{
+    const char *q = r->raw_uri ? strchr(r->raw_uri, '?') : NULL;
+    return q ? q + 1 : "";
+}
+
+static int http_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode n bytes of form-encoded text into a new string. %00 is refused. */
+static int http_form_decode(const char *s, size_t n, char **out)
+{
+    char *d = malloc(n + 1);
+    if (!d)
+        return -ENOMEM;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            d[j++] = ' ';
+            continue;
+        }
+        if (s[i] != '%') {
+            d[j++] = s[i];
+            continue;
+        }
+        int hi = i + 2 < n ? http_hex(s[i + 1]) : -1;
+        int lo = i + 2 < n ? http_hex(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi | lo) == 0) {
+            free(d);
+            return -EINVAL;
+        }
+        d[j++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    d[j] = '\0';
+    *out = d;
+    return 0;
+}
+
+int http_form_field(const char *body, size_t len, const char *name, char **out)
+{
+    size_t nlen = strlen(name);
+    const char *p = body ? body : "", *end = p + (body ? len : 0);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *fe = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(fe - p));
+        if (eq && (size_t)(eq - p) == nlen && memcmp(p, name, nlen) == 0)
+            return http_form_decode(eq + 1, (size_t)(fe - eq - 1), out);
+        p = fe + 1;
+    }
+    return -ENOENT;
+}
+
+int http_req_json(struct http_req *r, struct http_resp *resp, json_t **out)
+{
+    const char *ct = http_req_header(r, "Content-Type");
+    if (ct && strncasecmp(ct, "multipart/", 10) == 0) {
+        http_resp_error(resp, 415, "unsupported_media_type",
+                        "this route takes a JSON body (Content-Type: application/json)", NULL);
+        return -EINVAL;
+    }
+    char err[256];
+    json_t *v = NULL;
+    if (jsonv_parse(r->body.data ? r->body.data : "", r->body.len, JSONV_MAX_DEPTH, &v, err,
+                    sizeof(err)) != 0) {
+        http_resp_error(resp, 400, "invalid_json", err, NULL);
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static void http_resp_clear_body(struct http_resp *resp)
+{
+    buf_reset(&resp->body);
+    if (resp->stream && resp->stream_free)
+        resp->stream_free(resp->stream_ctx);
+    resp->stream = NULL;
+    resp->stream_ctx = NULL;
+    resp->stream_free = NULL;
+}
+
+void http_resp_header(struct http_resp *resp, const char *name, const char *value)
+{
+    if (resp->nheaders >= HTTP_MAX_RESP_HEADERS || strpbrk(name, "\r\n:") ||
+        strpbrk(value, "\r\n"))
+        return;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return;
+    }
+    resp->headers[resp->nheaders].name = n;
+    resp->headers[resp->nheaders].value = v;
+    resp->nheaders++;
+}
+
+static int http_resp_has_header(const struct http_resp *resp, const char *name)
+{
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        if (strcasecmp(resp->headers[i].name, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void http_resp_data(struct http_resp *resp, int status, const char *content_type,
+                    const void *data, size_t len)
+{
+    http_resp_clear_body(resp);
+    resp->status = status;
+    resp->content_type = content_type;
+    if (buf_append(&resp->body, data, len) != 0) {
+        resp->status = 500;
+        resp->content_type = "text/plain";
+        buf_reset(&resp->body);
+    }
+}
+
+void http_resp_json(struct http_resp *resp, int status, json_t *body)
+{
+    char *s = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    if (!s) {
+        http_resp_data(resp, 500, "application/json",
+                       "{\"error\":\"internal\",\"message\":\"response could not be encoded\"}",
+                       62);
+        return;
+    }
+    http_resp_data(resp, status, "application/json", s, strlen(s));
+    free(s);
+}
+
+void http_resp_error(struct http_resp *resp, int status, const char *code, const char *message,
+                     json_t *details)
+{
+    json_t *body = json_pack("{s:s, s:s, s:o, s:s}", "error", code, "message", message,
+                             "details", details ? details : json_object(), "request_id",
+                             resp->request_id ? resp->request_id : "");
+    http_resp_json(resp, status, body);
+    if ((status == 429 || status == 503) && !http_resp_has_header(resp, "Retry-After"))
+        http_resp_header(resp, "Retry-After", "1");
+}
+
+int http_errno_status(int err)
+{
+    switch (err) {
+    case -EINVAL:
+        return 400;
+    case -EPERM:
+        return 401;
+    case -EACCES:
+        return 403;
+    case -ENOENT:
+        return 404;
+    case -EEXIST:
+        return 409;
+    case -EMSGSIZE:
+        return 413;
+    case -EAGAIN:
+    case -EIO:
+    case -ECONNREFUSED:
+        return 503;
+    case -ETIMEDOUT:
+        return 504;
+    default:
+        return 500;
+    }
+}
+
+void http_resp_errno(struct http_resp *resp, int err, const char *message)
+{
+    static const struct {
+        int status;
+        const char *code;
+        const char *text;
+    } map[] = {
+        {400, "bad_request", "the request is not valid"},
+        {401, "unauthorized", "authentication is required"},
+        {403, "forbidden", "you are not allowed to do this"},
+        {404, "not_found", "no such resource"},
+        {409, "conflict", "the resource already exists"},
+        {413, "payload_too_large", "the request body is too large"},
+        {503, "service_unavailable", "a dependency is unavailable; retry shortly"},
+        {504, "upstream_timeout", "a dependency did not answer in time"},
+        {500, "internal", "an internal error occurred"},
+    };
+    int status = http_errno_status(err);
+    size_t i = 0;
+    while (map[i].status != status)
+        i++;
+    http_resp_error(resp, status, map[i].code, message ? message : map[i].text, NULL);
+}
+
+void http_resp_stream(struct http_resp *resp, int status, const char *content_type,
+                      http_stream_fn fn, void *ctx, void (*free_fn)(void *ctx))
+{
+    http_resp_clear_body(resp);
+    resp->status = status;
+    resp->content_type = content_type;
+    resp->stream = fn;
+    resp->stream_ctx = ctx;
+    resp->stream_free = free_fn;
+}
+
+/* ------------------------------------------------------------------ built-ins */
+
+static void http_builtin_readyz(struct http_server *s, struct http_resp *resp)
+{
+    const char *why = "ok";
+    if (atomic_load(&s->draining)) {
+        http_resp_error(resp, 503, "not_ready", "the service is shutting down", NULL);
+        return;
+    }
+    if (s->opts.ready && s->opts.ready(s->opts.app, &why) != 0) {
+        http_resp_error(resp, 503, "not_ready", why, NULL);
+        return;
+    }
+    http_resp_json(resp, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+static int http_builtin(struct http_server *s, struct http_req *r, struct http_resp *resp)
+{
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+        return 0;
+    if (strcmp(r->path, "/healthz") == 0) {
+        http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+    } else if (strcmp(r->path, "/readyz") == 0) {
+        http_builtin_readyz(s, resp);
+    } else if (strcmp(r->path, "/metrics") == 0) {
+        struct buf b;
+        buf_init(&b, 64 * 1024 * 1024);
+        if (metrics_render(&b) != 0)
+            http_resp_errno(resp, -ENOMEM, "metrics could not be rendered");
+        else
+            http_resp_data(resp, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+        buf_release(&b);
+    } else if (strcmp(r->path, "/openapi.json") == 0) {
+        http_resp_data(resp, 200, "application/json", s->openapi, strlen(s->openapi));
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static json_t *http_openapi_params(const char *pattern)
+{
+    json_t *arr = json_array();
+    for (const char *p = strchr(pattern, '{'); p; p = strchr(p + 1, '{')) {
+        const char *e = strchr(p, '}');
+        if (!e)
+            break;
+        size_t n = (size_t)(e - p - 1);
+        if (n && p[n] == '*')
+            n--;
+        json_array_append_new(arr, json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1, n,
+                                             "in", "path", "required", 1, "schema", "type",
+                                             "string"));
+    }
+    return arr;
+}
+
+static char *http_openapi_render(const struct http_server_opts *o)
+{
+    json_t *paths = json_object();
+    for (size_t i = 0; i < o->nroutes; i++) {
+        const struct http_route *rt = &o->routes[i];
+        char path[256], method[16];
+        snprintf(path, sizeof(path), "%s", rt->pattern);
+        char *star = strstr(path, "*}");
+        if (star)
+            memmove(star, star + 1, strlen(star + 1) + 1);
+        size_t k = 0;
+        for (; rt->method[k] && k < sizeof(method) - 1; k++)
+            method[k] = (char)(rt->method[k] | 0x20);
+        method[k] = '\0';
+        json_t *item = json_object_get(paths, path);
+        if (!item) {
+            item = json_object();
+            json_object_set_new(paths, path, item);
+        }
+        json_t *op = json_pack("{s:s, s:o, s:{s:{s:s}}}", "summary",
+                               rt->summary ? rt->summary : "", "parameters",
+                               http_openapi_params(rt->pattern), "responses", "default",
+                               "description", "JSON body, or the error format on failure");
+        if (!(rt->flags & HTTP_PUBLIC))
+            json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
+        json_object_set_new(item, method, op);
+    }
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s, s:s}, s:o, s:{s:{s:{s:s, s:s}}}}", "openapi", "3.0.3", "info", "title",
+        o->service, "version", o->version ? o->version : "0", "paths", paths, "components",
+        "securitySchemes", "bearer", "type", "http", "scheme", "bearer");
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    return s;
+}
+
+/* ------------------------------------------------------------------ sending */
+
+static void http_cors(const struct http_server *s, const struct http_req *r,
+                      struct http_resp *resp)
+{
+    const char *origin = http_req_header(r, "Origin");
+    const char *list = s->opts.cors_origins;
+    if (!origin || !list || !*list)
+        return;
+    size_t olen = strlen(origin);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if ((n == olen && strncmp(p, origin, n) == 0) || (n == 1 && *p == '*')) {
+            http_resp_header(resp, "Access-Control-Allow-Origin", origin);
+            http_resp_header(resp, "Access-Control-Allow-Credentials", "true");
+            http_resp_header(resp, "Vary", "Origin");
+            return;
+        }
+        p += n + (e ? 1 : 0);
+    }
+}
+
+static void http_free_body(void *p)
+{
+    free(p);
+}
+
+struct http_stream_box {
+    http_stream_fn fn;
+    void *ctx;
+    void (*free_fn)(void *);
+};
+
+static ssize_t http_stream_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct http_stream_box *b = cls;
+    ssize_t n = b->fn(b->ctx, pos, out, max);
+    if (n == HTTP_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n;
+}
+
+static void http_stream_box_free(void *cls)
+{
+    struct http_stream_box *b = cls;
+    if (b->free_fn)
+        b->free_fn(b->ctx);
+    free(b);
+}
+
+static struct MHD_Response *http_build_mhd_response(struct http_resp *resp)
+{
+    if (resp->stream) {
+        struct http_stream_box *b = malloc(sizeof(*b));
+        if (!b)
+            return NULL;
+        b->fn = resp->stream;
+        b->ctx = resp->stream_ctx;
+        b->free_fn = resp->stream_free;
+        resp->stream = NULL; /* now owned by the MHD response */
+        resp->stream_free = NULL;
+        return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_CHUNK, http_stream_reader,
+                                                 b, http_stream_box_free);
+    }
+    size_t len = resp->body.len;
+    char *data = buf_steal(&resp->body);
+    if (!data)
+        return NULL;
+    return MHD_create_response_from_buffer_with_free_callback(len, data, http_free_body);
+}
+
+static void http_default_headers(struct http_ctx *c, struct MHD_Response *mr)
+{
+    struct http_resp *resp = &c->resp;
+    static const char *const defaults[][2] = {
+        {"X-Content-Type-Options", "nosniff"},
+        {"X-Frame-Options", "DENY"},
+        {"Referrer-Policy", "no-referrer"},
+        {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+        {"Cache-Control", "no-store"},
+    };
+    for (size_t i = 0; i < resp->nheaders; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        if (!http_resp_has_header(resp, defaults[i][0]))
+            MHD_add_response_header(mr, defaults[i][0], defaults[i][1]);
+    }
+    if (resp->content_type)
+        MHD_add_response_header(mr, "Content-Type", resp->content_type);
+    MHD_add_response_header(mr, "X-Request-Id", c->req.request_id);
+    if (atomic_load(&c->srv->draining))
+        MHD_add_response_header(mr, "Connection", "close");
+}
+
+static enum MHD_Result http_send(struct http_ctx *c, struct MHD_Connection *conn)
+{
+    if (c->resp.status < 100 || c->resp.status > 599)
+        http_resp_errno(&c->resp, -ENOMEM, "the handler produced no response");
+    http_cors(c->srv, &c->req, &c->resp);
+    struct MHD_Response *mr = http_build_mhd_response(&c->resp);
+    if (!mr)
+        return MHD_NO;
+    http_default_headers(c, mr);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)c->resp.status, mr);
+    MHD_destroy_response(mr);
+    c->queued = 1;
+    return ret;
+}
+
+/* ------------------------------------------------------------------ request lifecycle */
+
+static void http_client_ip(struct MHD_Connection *conn, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    if (ci->client_addr->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)ci->client_addr;
+        inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)n);
+    } else if (ci->client_addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)ci->client_addr;
+        inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)n);
+    }
+}
+
+/* First sight of a request: libmicrohttpd gives the raw URI before parsing it. */
+static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_ctx *c = calloc(1, sizeof(*c));
+    if (c)
+        c->req.raw_uri = strdup(uri ? uri : "");
+    return c;
+}
+
+static struct http_ctx *http_ctx_start(struct http_server *s, struct http_ctx *c,
+                                       struct MHD_Connection *conn, const char *url,
+                                       const char *method)
+{
+    if (!c)
+        c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->started = 1;
+    c->srv = s;
+    c->t0 = clock_mono_s();
+    c->req.method = method;
+    c->req.path = url;
+    c->req.app = s->opts.app;
+    c->req.conn = conn;
+    buf_init(&c->resp.body, 256 * 1024 * 1024);
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (rid && http_request_id_ok(rid))
+        snprintf(c->req.request_id, sizeof(c->req.request_id), "%s", rid);
+    else
+        ids_uuid4(c->req.request_id);
+    c->resp.request_id = c->req.request_id;
+    http_client_ip(conn, c->req.client_ip, sizeof(c->req.client_ip));
+    c->req.route = http_find_route(s, &c->req, &c->status_hint, c->allow, sizeof(c->allow));
+    c->max_body = c->req.route && c->req.route->max_body ? c->req.route->max_body
+                                                         : HTTP_DEFAULT_MAX_BODY;
+    buf_init(&c->req.body, c->max_body);
+    atomic_fetch_add(&s->inflight, 1);
+    return c;
+}
+
+/* 413 at once when the declared length is over the route's limit: nothing is read. */
+static int http_declared_too_large(struct http_ctx *c, struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (!cl)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (errno || end == cl || *end)
+        return 0; /* libmicrohttpd rejects malformed lengths itself */
+    return n > c->max_body;
+}
+
+static void http_too_large(struct http_ctx *c)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "the request body is larger than this route's limit of %zu bytes",
+             c->max_body);
+    json_t *d = json_pack("{s:I}", "limit_bytes", (json_int_t)c->max_body);
+    http_resp_error(&c->resp, 413, "payload_too_large", msg, d);
+}
+
+static void http_dispatch(struct http_ctx *c)
+{
+    struct http_server *s = c->srv;
+    struct http_req *r = &c->req;
+    struct http_resp *resp = &c->resp;
+    log_set_request_id(r->request_id);
+    if (strcmp(r->method, "OPTIONS") == 0 && s->opts.cors_origins && *s->opts.cors_origins) {
+        resp->status = 204;
+        http_resp_header(resp, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+        http_resp_header(resp, "Access-Control-Allow-Headers",
+                         "Authorization, Content-Type, X-Request-Id");
+        http_resp_header(resp, "Access-Control-Max-Age", "600");
+        return;
+    }
+    if (http_builtin(s, r, resp))
+        return;
+    if (!r->route) {
+        if (c->status_hint == 405) {
+            http_resp_header(resp, "Allow", c->allow);
+            http_resp_error(resp, 405, "method_not_allowed",
+                            "this path does not accept that method", NULL);
+        } else {
+            http_resp_error(resp, 404, "not_found", "no such route", NULL);
+        }
+        return;
+    }
+    if (!(r->route->flags & HTTP_PUBLIC) && s->opts.authenticate) {
+        const char *why = "authentication is required";
+        if (s->opts.authenticate(s->opts.app, r, &why) != 0) {
+            http_resp_header(resp, "WWW-Authenticate", "Bearer");
+            http_resp_error(resp, 401, "unauthorized", why, NULL);
+            return;
+        }
+        r->authenticated = 1;
+    }
+    r->route->fn(r, resp);
+}
+
+static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                       const char *method, const char *version,
+                                       const char *upload_data, size_t *upload_data_size,
+                                       void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_ctx *c = *con_cls;
+    if (!c || !c->started) {
+        c = http_ctx_start(s, c, conn, url, method);
+        if (!c)
+            return MHD_NO;
+        *con_cls = c;
+        if (http_declared_too_large(c, conn)) {
+            c->over_limit = 1;
+            http_too_large(c);
+            return http_send(c, conn);
+        }
+        return MHD_YES;
+    }
+    if (c->queued) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (buf_append(&c->req.body, upload_data, n) != 0) {
+            c->over_limit = 1;
+            http_too_large(c);
+            return http_send(c, conn);
+        }
+        return MHD_YES;
+    }
+    http_dispatch(c);
+    return http_send(c, conn);
+}
+
+static void http_record(struct http_ctx *c, enum MHD_RequestTerminationCode toe)
+{
+    double dt = clock_mono_s() - c->t0;
+    const char *route = c->req.route ? c->req.route->pattern : c->req.path;
+    int known = c->req.route || strcmp(route, "/healthz") == 0 || strcmp(route, "/readyz") == 0 ||
+                strcmp(route, "/metrics") == 0 || strcmp(route, "/openapi.json") == 0;
+    if (!known)
+        route = "unmatched";
+    char labels[512];
+    snprintf(labels, sizeof(labels), "service=\"%s\",route=\"%s\",method=\"%s\",status=\"%d\"",
+             c->srv->opts.service, route, c->req.method, c->resp.status);
+    metrics_counter_add("http_requests_total", "HTTP requests handled", labels, 1);
+    snprintf(labels, sizeof(labels), "service=\"%s\",route=\"%s\",method=\"%s\"",
+             c->srv->opts.service, route, c->req.method);
+    metrics_histogram_observe("http_request_duration_seconds", "HTTP request latency", labels,
+                              dt);
+    if (!c->srv->opts.access_log && c->resp.status < 500)
+        return;
+    log_set_request_id(c->req.request_id);
+    log_fields(c->resp.status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO,
+               json_pack("{s:s, s:s, s:s, s:i, s:f, s:s, s:b}", "method", c->req.method, "path",
+                         c->req.path, "route", route, "status", c->resp.status, "ms", dt * 1000.0,
+                         "client", c->req.client_ip, "completed",
+                         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK),
+               "request");
+    log_set_request_id(NULL);
+}
+
+static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *s = cls;
+    struct http_ctx *c = *con_cls;
+    if (!c)
+        return;
+    *con_cls = NULL;
+    if (!c->started) {
+        free(c->req.raw_uri);
+        free(c);
+        return;
+    }
+    http_record(c, toe);
+    free(c->req.raw_uri);
+    http_params_release(c->req.params, c->req.nparams);
+    buf_release(&c->req.body);
+    http_resp_clear_body(&c->resp);
+    buf_release(&c->resp.body);
+    for (size_t i = 0; i < c->resp.nheaders; i++) {
+        free(c->resp.headers[i].name);
+        free(c->resp.headers[i].value);
+    }
+    free(c);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* ------------------------------------------------------------------ server */
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_debug("libmicrohttpd: %s", msg);
+}
+
+int http_server_start(const struct http_server_opts *o, struct http_server **out)
+{
+    struct http_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->opts = *o;
+    s->openapi = http_openapi_render(o);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(o->port)};
+    if (inet_pton(AF_INET, o->bind_addr ? o->bind_addr : "0.0.0.0", &addr.sin_addr) != 1) {
+        log_error("bind address \"%s\" is not an IPv4 address", o->bind_addr);
+        free(s->openapi);
+        free(s);
+        return -EINVAL;
+    }
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, http_on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s, MHD_OPTION_URI_LOG_CALLBACK,
+        http_on_uri, s, MHD_OPTION_CONNECTION_LIMIT,
+        o->conn_limit ? o->conn_limit : 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
+        o->conn_timeout_s ? o->conn_timeout_s : 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_EXTERNAL_LOGGER,
+        http_mhd_log, NULL, MHD_OPTION_END);
+    if (!s->daemon) {
+        log_error("cannot listen on %s:%u", o->bind_addr ? o->bind_addr : "0.0.0.0",
+                  (unsigned)o->port);
+        free(s->openapi);
+        free(s);
+        return -EADDRINUSE;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : o->port;
+    *out = s;
+    return 0;
+}
+
+uint16_t http_server_port(const struct http_server *s)
+{
+    return s->port;
+}
+
+void http_server_drain(struct http_server *s)
+{
+    if (!s || atomic_exchange(&s->draining, 1))
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+void http_server_stop(struct http_server *s, int grace_ms)
+{
+    if (!s)
+        return;
+    http_server_drain(s);
+    int64_t deadline = clock_mono_ms() + grace_ms;
+    while (atomic_load(&s->inflight) > 0 && clock_mono_ms() < deadline)
+        usleep(10 * 1000);
+    if (atomic_load(&s->inflight) > 0)
+        log_warn("stopping with %d requests still in flight", atomic_load(&s->inflight));
+    MHD_stop_daemon(s->daemon);
+    free(s->openapi);
+    free(s);
+}

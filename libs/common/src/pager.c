@@ -1,0 +1,75 @@
+/* pager: paged listing of a user's rows, answered as JSON. */
+#include <ibx/pager.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int pager_long(const char *s, long def, long min, long max, long *out)
+{
+    if (!s) {
+        *out = def;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int pager_query(struct svc *s, const struct pager_spec *spec, const struct http_req *req,
+                       long page, long size, json_t **rows, long *total)
+{
+    char sql[1024], limit[24], offset[24];
+    snprintf(limit, sizeof(limit), "%ld", size);
+    snprintf(offset, sizeof(offset), "%ld", (page - 1) * size);
+    snprintf(sql, sizeof(sql),
+             "SELECT (SELECT count(*) FROM %s t WHERE t.%s = $1::uuid OR $2::boolean), "
+             "coalesce((SELECT json_agg(x) FROM (SELECT t.* FROM %s t WHERE t.%s = $1::uuid OR "
+             "$2::boolean ORDER BY %s LIMIT $3::bigint OFFSET $4::bigint) x), '[]')",
+             spec->table, spec->owner_col, spec->table, spec->owner_col, spec->order);
+    const char *p[] = {req->claims.sub, svc_is_admin(req) ? "true" : "false", limit, offset};
+    PGresult *r = NULL;
+    int rc = db_query(s->db, sql, 4, p, &r);
+    if (rc)
+        return rc;
+    json_t *arr = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
+    *total = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        return -EIO;
+    }
+    *rows = arr;
+    return 0;
+}
+
+void pager_list_owned(struct svc *s, const struct pager_spec *spec, struct http_req *req,
+                      struct http_resp *resp)
+{
+    long page = 1, size = 20, total = 0;
+    if (pager_long(http_req_query(req, "page"), 1, 1, 1000000, &page) != 0 ||
+        pager_long(http_req_query(req, "page_size"), 20, 1, 100, &size) != 0) {
+        http_resp_error(resp, 400, "invalid_query",
+                        "page must be an integer >= 1 and page_size an integer from 1 to 100",
+                        NULL);
+        return;
+    }
+    json_t *rows = NULL;
+    int rc = pager_query(s, spec, req, page, size, &rows, &total);
+    if (rc) {
+        http_resp_errno(resp, rc, NULL);
+        return;
+    }
+    json_t *body = json_object();
+    json_object_set_new(body, spec->items_key, rows);
+    json_object_set_new(body, "total_count", json_integer(total));
+    json_object_set_new(body, "page", json_integer(page));
+    json_object_set_new(body, "page_size", json_integer(size));
+    json_object_set_new(body, "total_pages", json_integer((total + size - 1) / size));
+    http_resp_json(resp, 200, body);
+}

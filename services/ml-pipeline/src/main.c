@@ -1,0 +1,28 @@
+/* main: the ml-pipeline service's start-up and route table. */
+#include <ibx/pager.h>
+#include <ibx/svc.h>
+
+static const struct pager_spec list_spec = {"pipeline.experiments", "user_id", "created_at DESC, id",
+                                            "experiments"};
+
+static void h_list(struct http_req *req, struct http_resp *resp)
+{
+    pager_list_owned(req->app, &list_spec, req, resp);
+}
+
+static const struct http_route routes[] = {
+    {"GET", "/api/v1/experiments", h_list, 0, 0, "the caller's experiments (paged)"},
+};
+
+int main(int argc, char **argv)
+{
+    struct svc_def def = {
+        .name = "ml-pipeline",
+        .schema = "pipeline",
+        .migrations_dir = "services/ml-pipeline/migrations",
+        .default_port = 8082,
+        .routes = routes,
+        .nroutes = sizeof(routes) / sizeof(routes[0]),
+    };
+    return svc_main(&def, argc, argv);
+}

@@ -1,0 +1,28 @@
+/* main: the model-serving service's start-up and route table. */
+#include <ibx/pager.h>
+#include <ibx/svc.h>
+
+static const struct pager_spec list_spec = {"serving.deployments", "user_id", "created_at DESC, id",
+                                            "deployments"};
+
+static void h_list(struct http_req *req, struct http_resp *resp)
+{
+    pager_list_owned(req->app, &list_spec, req, resp);
+}
+
+static const struct http_route routes[] = {
+    {"GET", "/api/v1/deployments", h_list, 0, 0, "the caller's deployments (paged)"},
+};
+
+int main(int argc, char **argv)
+{
+    struct svc_def def = {
+        .name = "model-serving",
+        .schema = "serving",
+        .migrations_dir = "services/model-serving/migrations",
+        .default_port = 8084,
+        .routes = routes,
+        .nroutes = sizeof(routes) / sizeof(routes[0]),
+    };
+    return svc_main(&def, argc, argv);
+}

@@ -1,0 +1,34 @@
+/* selection: internal declarations shared by the selection service's files. */
+#ifndef IBX_SELECTION_H
+#define IBX_SELECTION_H
+
+#include <ibx/svc.h>
+
+#include <jansson.h>
+
+/* One validated catalogue query. */
+struct sel_list_query {
+    long page;           /* >= 1 */
+    long page_size;      /* 1..100 */
+    const char *order;   /* a fixed SQL fragment chosen from a whitelist */
+    const char *user_id; /* the caller */
+    int is_admin;
+};
+
+/* ---- catalogue.c: rules, no HTTP or SQL ---- */
+/* Fill q from the query-string values (any may be NULL). NULL when valid, else a message
+ * naming the bad parameter (written into err). */
+const char *catalogue_parse_list(const char *page, const char *page_size, const char *sort_by,
+                                 const char *sort_order, struct sel_list_query *q, char *err,
+                                 size_t errlen);
+
+/* ---- store.c: the only file that speaks SQL ---- */
+/* *datasets: JSON array of dataset objects (caller decrefs), *total: matching rows. */
+int store_list_datasets(struct svc *s, const struct sel_list_query *q, json_t **datasets,
+                        long *total) __attribute__((warn_unused_result));
+
+/* ---- routes.c ---- */
+extern const struct http_route sel_routes[];
+extern const size_t sel_nroutes;
+
+#endif

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install the Debian packages IBIS-X needs to build, run and test. Idempotent: installs
+# only what is missing, so a second run is quick. Needs root (or sudo).
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config make
+  libmicrohttpd-dev libpq-dev libjansson-dev libjwt-dev librdkafka-dev
+  libcurl4-openssl-dev libsodium-dev libssl-dev libcmocka-dev
+  postgresql-15 postgresql-client-15
+  clang clang-format clang-tidy cppcheck
+  curl wrk python3 procps psmisc iproute2
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts a system cluster on 5432 when postgresql is installed; we run our own.
