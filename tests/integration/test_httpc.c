@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -765,6 +766,93 @@ static void test_invalid(void **state)
     assert_int_equal(httpc_json("GET", NULL, NULL, NULL, 0, &st, NULL), -EINVAL);
 }
 
+/* ---- canned responses from a raw socket ---------------------------------------- */
+
+struct raw {
+    int fd; /* listening */
+    const char *response;
+};
+
+/* Accept one connection, read the request head, write the canned response, close. */
+static void *raw_main(void *arg)
+{
+    struct raw *rw = arg;
+    int c = accept(rw->fd, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char req[8192];
+    size_t used = 0;
+    while (used < sizeof(req) - 1) {
+        ssize_t n = recv(c, req + used, sizeof(req) - 1 - used, 0);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        req[used] = '\0';
+        if (strstr(req, "\r\n\r\n"))
+            break;
+    }
+    ssize_t w = send(c, rw->response, strlen(rw->response), MSG_NOSIGNAL);
+    (void)w;
+    close(c);
+    return NULL;
+}
+
+static void test_raw_responses(void **state)
+{
+    static const struct {
+        const char *response;
+        int rc;
+        long status;
+        const char *header; /* name checked in the response, or NULL */
+        const char *value;  /* its expected value, NULL for absent */
+        const char *body;
+    } cases[] = {
+        {"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+         "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok",
+         0, 200, "X-Interim", NULL, "ok"},
+        {"HTTP/1.1 200 OK\r\nX-Fold: first\r\n \t second \r\nContent-Length: 0\r\n\r\n", 0, 200,
+         "X-Fold", "first second", ""},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "2\r\nok\r\n0\r\nX-Trailer: t\r\n\r\n",
+         0, 200, "X-Trailer", NULL, "ok"},
+        {"HTTP/1.1 503 Busy\r\nX-Spaced:   padded value  \r\nContent-Length: 0\r\n\r\n", 0, 503,
+         "X-Spaced", "padded value", ""},
+        {"HTTP/1.1 204 No Content\r\nX-Empty:\r\n\r\n", 0, 204, "X-Empty", "", ""},
+        {"this is not http\r\n\r\n", -EIO, 0, NULL, NULL, NULL},
+        {"", -EIO, 0, NULL, NULL, NULL}, /* closed without a byte */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct raw rw = {.response = cases[i].response};
+        unsigned short port;
+        rw.fd = bound_socket(1, &port);
+        pthread_t tid;
+        assert_int_equal(pthread_create(&tid, NULL, raw_main, &rw), 0);
+        char url[128];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned)port);
+        struct httpc_req r;
+        httpc_req_init(&r, "GET", url);
+        r.timeout_ms = 5000;
+        struct httpc_resp resp;
+        int rc = httpc_do(&r, &resp);
+        pthread_join(tid, NULL);
+        close(rw.fd);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: rc %d", i, rc);
+        if (rc)
+            continue;
+        assert_int_equal(resp.status, cases[i].status);
+        const char *v = httpc_header_get(&resp.headers, cases[i].header);
+        if (cases[i].value)
+            assert_string_equal(v, cases[i].value);
+        else
+            assert_null(v);
+        assert_string_equal(buf_str(&resp.body), cases[i].body);
+        httpc_resp_release(&resp);
+    }
+}
+
 /* ---- reuse and threads -------------------------------------------------------- */
 
 static void test_connection_reuse(void **state)
@@ -927,6 +1015,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
+        cmocka_unit_test(test_raw_responses),
         cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),

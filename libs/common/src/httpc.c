@@ -206,9 +206,14 @@ static int sends_post(const struct httpc_req *r)
     return has_body(r) || strcmp(r->method, "POST") == 0;
 }
 
+static int valid_scheme(const char *url)
+{
+    return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
 static int check_req(const struct httpc_req *r)
 {
-    if (!r->method || !r->url || !valid_method(r->method))
+    if (!r->method || !r->url || !valid_method(r->method) || !valid_scheme(r->url))
         return -EINVAL;
     if (r->body && r->body_reader)
         return -EINVAL;
@@ -397,6 +402,8 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
         start_response(x, p, l);
     else if (l == 0)
         rc = end_headers(x);
+    else if (memchr(p, '\0', l))
+        rc = 0; /* a NUL would break the name/value pairs: drop the line */
     else if (is_ws(p[0]))
         rc = hdr_fold(&x->hdrs, p, l);
     else
@@ -539,7 +546,6 @@ static int map_result(CURLcode c)
         return -EMSGSIZE;
     case CURLE_OUT_OF_MEMORY:
         return -ENOMEM;
-    case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
         return -EINVAL;
     default:

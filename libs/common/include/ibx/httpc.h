@@ -23,8 +23,9 @@
  * resolved or the connection was refused (the only case where even a non-idempotent
  * request may be retried); -ETIMEDOUT the connect or total timeout expired (the request
  * may have been processed); -EMSGSIZE the response exceeded max_response or the response
- * headers exceeded 64 KiB; -ENOMEM; -EIO any other transport failure. A status of 4xx or
- * 5xx is not an error: the call returns 0 and reports the status. */
+ * headers exceeded 64 KiB; -ENOMEM; -EIO any other transport failure (including a reply
+ * that is not HTTP or ends early). A status of 4xx or 5xx is not an error: the call
+ * returns 0 and reports the status. */
 #ifndef IBX_HTTPC_H
 #define IBX_HTTPC_H
 
