@@ -327,9 +327,11 @@ static void test_round_trip(void **state)
         const char *body;
         long status;
     } cases[] = {
-        {"GET", NULL, 200},   {"POST", "hello, world", 201}, {"PUT", "put body", 200},
-        {"PATCH", "{}", 200}, {"DELETE", NULL, 200},         {"POST", NULL, 201},
-        {"POST", "", 201},
+        {"GET", NULL, 200},       {"POST", "hello, world", 201},
+        {"PUT", "put body", 200}, {"PATCH", "{}", 200},
+        {"DELETE", NULL, 200},    {"POST", NULL, 201},
+        {"POST", "", 201},        {"GET", "", 200},
+        {"HEAD", "", 200},
     };
     struct srv *s = *state;
     char url[128];

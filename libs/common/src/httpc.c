@@ -195,9 +195,15 @@ static int has_header(const char *const *lines, const char *name)
     return 0;
 }
 
+/* An empty in-memory body on GET or HEAD is no body at all (a proxy passes whatever
+ * the client sent); on other methods it is sent as Content-Length: 0. */
 static int has_body(const struct httpc_req *r)
 {
-    return r->body != NULL || r->body_reader != NULL;
+    if (r->body_reader)
+        return 1;
+    if (!r->body)
+        return 0;
+    return r->body_len > 0 || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0);
 }
 
 /* Whether curl will send the request as a POST (see set_method). */
