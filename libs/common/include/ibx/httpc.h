@@ -50,7 +50,8 @@ struct httpc_req {
     const char *method;         /* "GET", "POST", ...; borrowed, required */
     const char *url;            /* http:// or https://; borrowed, required */
     const char *const *headers; /* NULL-terminated "Name: value" lines, may be NULL */
-    /* In-memory body (borrowed, may contain NULs), or ... */
+    /* In-memory body (borrowed, may contain NULs; NULL = none, and an empty one on GET
+     * or HEAD counts as none), or ... */
     const void *body;
     size_t body_len;
     /* ... a streamed body: body_reader is called until it returns 0. body_size is the
