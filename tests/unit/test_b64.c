@@ -81,15 +81,13 @@ static void test_bad_url_input(void **state)
         "Zh",    /* non-zero trailing bits */
         "Zm9",   /* non-zero trailing bits */
         "Zm 9",  /* space */
-        "Zm9v\n",
-        "Zm.v",
+        "Zm9v\n", "Zm.v",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         unsigned char dec[16] = {0x5a};
         size_t n = 77;
-        assert_int_equal(b64_url_decode(bad[i], strlen(bad[i]), dec, sizeof(dec), &n),
-                         -EINVAL);
-        assert_int_equal(n, 77);      /* untouched */
+        assert_int_equal(b64_url_decode(bad[i], strlen(bad[i]), dec, sizeof(dec), &n), -EINVAL);
+        assert_int_equal(n, 77); /* untouched */
         assert_int_equal(dec[0], 0x5a);
     }
 }
@@ -97,13 +95,12 @@ static void test_bad_url_input(void **state)
 static void test_bad_std_input(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"Zg", "Zg=", "Z===", "Zg=A", "=Zg=", "Zm-v", "Zh==",
-                                      "Zm9=", "Zm9v===="};
+    static const char *const bad[] = {
+        "Zg", "Zg=", "Z===", "Zg=A", "=Zg=", "Zm-v", "Zh==", "Zm9=", "Zm9v===="};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         unsigned char dec[16];
         size_t n = 77;
-        assert_int_equal(b64_std_decode(bad[i], strlen(bad[i]), dec, sizeof(dec), &n),
-                         -EINVAL);
+        assert_int_equal(b64_std_decode(bad[i], strlen(bad[i]), dec, sizeof(dec), &n), -EINVAL);
         assert_int_equal(n, 77);
     }
 }
@@ -131,10 +128,8 @@ static void test_sizes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_round_trip_all_bytes),
-        cmocka_unit_test(test_bad_url_input),
-        cmocka_unit_test(test_bad_std_input),
+        cmocka_unit_test(test_vectors),       cmocka_unit_test(test_round_trip_all_bytes),
+        cmocka_unit_test(test_bad_url_input), cmocka_unit_test(test_bad_std_input),
         cmocka_unit_test(test_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

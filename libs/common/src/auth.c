@@ -225,9 +225,12 @@ free_jwt:
     return rc;
 }
 
-/* Split a compact JWS into its three segments; all must be base64url text. */
+/* Split a compact JWS into its three segments (header and payload not empty) and check
+ * that the signature is canonical base64url, so one signature has one spelling. */
 static int auth_split(const char *token, size_t len, struct auth_parts *p)
 {
+    unsigned char sig[AUTH_SEG_MAX];
+    size_t sig_bytes = 0;
     const char *d1 = memchr(token, '.', len);
     if (!d1)
         return -EINVAL;
@@ -240,7 +243,9 @@ static int auth_split(const char *token, size_t len, struct auth_parts *p)
     p->pay_len = (size_t)(d2 - p->pay);
     p->sig = d2 + 1;
     p->sig_len = len - (size_t)(p->sig - token);
-    return p->hdr_len && p->pay_len ? 0 : -EINVAL;
+    if (!p->hdr_len || !p->pay_len)
+        return -EINVAL;
+    return b64_url_decode(p->sig, p->sig_len, sig, sizeof(sig), &sig_bytes) ? -EINVAL : 0;
 }
 
 /* Decode one base64url segment holding a JSON object; *out is the caller's. */
@@ -310,7 +315,11 @@ static int auth_get_str(const json_t *claims, const char *name, char *dst, size_
         return -EINVAL;
     }
     size_t len = json_string_length(v);
-    if (len >= size || memchr(json_string_value(v), '\0', len)) {
+    if (memchr(json_string_value(v), '\0', len)) {
+        *why = "malformed claims";
+        return -EINVAL;
+    }
+    if (len >= size) {
         *why = "claim too long";
         return -EINVAL;
     }

@@ -74,12 +74,12 @@ static void config_show(const struct config_var *v, const char *value, char *out
     }
     char tmp[CONFIG_SHOW_MAX + 1];
     size_t i = 0;
-    for (; value[i] && i < CONFIG_SHOW_MAX; i++) {
+    for (; i < CONFIG_SHOW_MAX && value[i]; i++) {
         unsigned char c = (unsigned char)value[i];
         tmp[i] = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
     }
     tmp[i] = '\0';
-    snprintf(out, n, "\"%s\"%s", tmp, value[i] ? "..." : "");
+    snprintf(out, n, "\"%s%s\"", tmp, value[i] ? "..." : "");
 }
 
 static int config_parse_int(const struct config_var *v, const char *value, const char *what,
