@@ -584,6 +584,9 @@ static void test_issue_refusals(void **state)
     c = base_claims;
     memset(c.role, 'r', sizeof(c.role)); /* not terminated */
     assert_int_equal(auth_issue(hs, &c, 60, &token), -EINVAL);
+    c = base_claims;
+    snprintf(c.scopes, sizeof(c.scopes), "read \xff");
+    assert_int_equal(auth_issue(hs, &c, 60, &token), -EINVAL);
     assert_ptr_equal(token, sentinel);
 }
 

@@ -209,9 +209,12 @@ int auth_issue(const struct auth_keys *k, const struct auth_claims *c, long ttl_
     jwt_t *jwt = NULL;
     if (jwt_new(&jwt) != 0)
         return -ENOMEM;
-    int rc = -EIO;
-    if (auth_add_grants(jwt, c, c->jti[0] ? c->jti : fresh_jti, auth_now(), ttl_seconds) != 0)
+    int rc = auth_add_grants(jwt, c, c->jti[0] ? c->jti : fresh_jti, auth_now(), ttl_seconds);
+    if (rc) {
+        rc = rc == ENOMEM ? -ENOMEM : -EINVAL; /* EINVAL: a string is not UTF-8 */
         goto free_jwt;
+    }
+    rc = -EIO;
     if (jwt_set_alg(jwt, k->alg, k->sign_key, (int)k->sign_len) != 0)
         goto free_jwt;
     char *s = jwt_encode_str(jwt);

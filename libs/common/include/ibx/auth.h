@@ -60,9 +60,9 @@ void auth_keys_free(struct auth_keys *k);
 
 /* Sign c as a token valid from now for ttl_seconds (1..AUTH_MAX_TTL): iat = nbf = now,
  * exp = now + ttl; c's own iat/nbf/exp are ignored, and a fresh UUID is used as jti when
- * c->jti is empty. sub and typ must not be empty; every string must be NUL-terminated
- * inside its field. *token_out is the caller's: free(). 0, -EINVAL, -EACCES (verifier-only
- * key set), -ENOMEM, -EIO (libjwt failed). */
+ * c->jti is empty. sub and typ must not be empty; every string must be UTF-8 and
+ * NUL-terminated inside its field. *token_out is the caller's: free(). 0, -EINVAL, -EACCES
+ * (verifier-only key set), -ENOMEM, -EIO (libjwt failed). */
 int auth_issue(const struct auth_keys *k, const struct auth_claims *c, long ttl_seconds,
                char **token_out) AUTH_WUR;
 
