@@ -89,8 +89,11 @@ int db_ping(struct db_pool *p) DB_WUR;
  * record row (version = file name without ".sql"), with search_path = schema, public,
  * under an advisory lock on the schema name: replicas starting together apply each file
  * once. A failing file is rolled back whole and named in the log; files applied before
- * it stay. Files must not contain transaction control. -ENOENT no dir, -EMSGSIZE a file
- * over 8 MiB, -EINVAL a bad schema name or a file with NUL bytes or COMMIT, -EIO. */
+ * it stay. Files must not contain transaction control. Errors: -EIO when the server is
+ * unreachable (worth retrying at start-up) or refuses the bookkeeping (e.g. privileges);
+ * a failing file gives its translated SQLSTATE (-EEXIST, ...) or -EINVAL (bad SQL, NUL
+ * bytes, COMMIT inside); -ENOENT no dir; -EMSGSIZE a file over 8 MiB; -EINVAL a bad
+ * schema name. */
 int db_migrate(struct db_pool *p, const char *schema, const char *dir) DB_WUR;
 
 /* Row row, column col as text (borrowed from r); NULL for SQL NULL or out of range. */
