@@ -11,7 +11,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
         -Wno-unused-parameter -Wvla -Wimplicit-fallthrough
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -fno-omit-frame-pointer -pthread $(WARN) \
-        -Ilibs/common/include -Ilibs/ml/include -Ilibs/xai/include $(PKG_CFLAGS)
+        -Ilibs/common/include -Ilibs/ml/include -Ilibs/xai/include -Itests/harness $(PKG_CFLAGS)
 ifeq ($(SAN),1)
   CFLAGS_OPT := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDFLAGS_SAN := -fsanitize=address,undefined

@@ -39,9 +39,11 @@ struct http_ctx {
     int queued;        /* a response was queued early (413) */
     int over_limit;
     size_t max_body;
+    size_t discarded; /* bytes of an over-limit body read and dropped */
 };
 
 enum { HTTP_CHUNK = 32 * 1024 };
+#define HTTP_DISCARD_MAX ((size_t)64 * 1024 * 1024)
 
 /* ------------------------------------------------------------------ routing */
 
@@ -759,14 +761,21 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (c->over_limit) {
+            /* Read and drop the rest so the client sees the 413 (closing with unread
+             * data makes the kernel reset the connection). Past a bound, close anyway. */
+            c->discarded += n;
+            return c->discarded > HTTP_DISCARD_MAX ? http_send(c, conn) : MHD_YES;
+        }
         if (buf_append(&c->req.body, upload_data, n) != 0) {
             c->over_limit = 1;
+            buf_release(&c->req.body);
             http_too_large(c);
-            return http_send(c, conn);
         }
         return MHD_YES;
     }
-    http_dispatch(c);
+    if (!c->over_limit)
+        http_dispatch(c);
     return http_send(c, conn);
 }
 
@@ -778,14 +787,17 @@ static void http_record(struct http_ctx *c, enum MHD_RequestTerminationCode toe)
                 strcmp(route, "/metrics") == 0 || strcmp(route, "/openapi.json") == 0;
     if (!known)
         route = "unmatched";
-    char labels[512];
-    snprintf(labels, sizeof(labels), "service=\"%s\",route=\"%s\",method=\"%s\",status=\"%d\"",
-             c->srv->opts.service, route, c->req.method, c->resp.status);
-    metrics_counter_add("http_requests_total", "HTTP requests handled", labels, 1);
-    snprintf(labels, sizeof(labels), "service=\"%s\",route=\"%s\",method=\"%s\"",
-             c->srv->opts.service, route, c->req.method);
-    metrics_histogram_observe("http_request_duration_seconds", "HTTP request latency", labels,
-                              dt);
+    char labels[640] = "", status[8];
+    snprintf(status, sizeof(status), "%d", c->resp.status);
+    /* the method is the client's: escape everything; an overlong label drops the sample */
+    if (metrics_label_append(labels, sizeof(labels), "service", c->srv->opts.service) == 0 &&
+        metrics_label_append(labels, sizeof(labels), "route", route) == 0 &&
+        metrics_label_append(labels, sizeof(labels), "method", c->req.method) == 0) {
+        metrics_histogram_observe("http_request_duration_seconds", "HTTP request latency",
+                                  labels, dt);
+        if (metrics_label_append(labels, sizeof(labels), "status", status) == 0)
+            metrics_counter_add("http_requests_total", "HTTP requests handled", labels, 1);
+    }
     if (!c->srv->opts.access_log && c->resp.status < 500)
         return;
     log_set_request_id(c->req.request_id);
