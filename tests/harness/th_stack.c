@@ -184,10 +184,33 @@ int th_service_stop(struct th_svc *svc)
     return -1;
 }
 
-void th_stack_stop(struct th_stack *st)
+/* Keep a service's log under $IBX_TEST_OUTPUT for diagnosis. */
+static void th_keep_log(const struct th_svc *s)
 {
-    for (size_t i = 0; i < st->nsvcs; i++)
-        th_service_stop(&st->svcs[i]);
+    const char *out = getenv("IBX_TEST_OUTPUT");
+    if (!out)
+        return;
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s/svc-%s-%d.log' 2>/dev/null", s->log, out, s->name,
+             s->port);
+    if (system(cmd) != 0)
+        fprintf(stderr, "th_stack: could not keep %s\n", s->log);
+}
+
+int th_stack_stop(struct th_stack *st)
+{
+    int unclean = 0;
+    for (size_t i = 0; i < st->nsvcs; i++) {
+        struct th_svc *s = &st->svcs[i];
+        int was_running = s->pid > 0;
+        int rc = th_service_stop(s);
+        if (was_running && rc != 0) {
+            fprintf(stderr, "th_stack: %s exited with %d (sanitizer report or unclean stop?)\n",
+                    s->name, rc);
+            unclean++;
+        }
+        th_keep_log(s);
+    }
     if (st->broker_pid > 0) {
         kill(st->broker_pid, SIGTERM);
         for (int i = 0; i < 200 && waitpid(st->broker_pid, NULL, WNOHANG) != st->broker_pid; i++)
@@ -201,6 +224,7 @@ void th_stack_stop(struct th_stack *st)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", st->dir);
     if (strncmp(st->dir, "/tmp/ibx-test-", 14) == 0 && system(cmd) != 0)
         fprintf(stderr, "th_stack: could not remove %s\n", st->dir);
+    return unclean;
 }
 
 int th_run_capture(const char *bin, const char *const *env, char *errbuf, size_t errlen)

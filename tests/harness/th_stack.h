@@ -36,7 +36,9 @@ int th_stack_start(struct th_stack *st);
 struct th_svc *th_service_start(struct th_stack *st, const char *name, const char *const *extra);
 /* SIGTERM and wait (up to 15 s, then SIGKILL). Returns the exit status, or -1 when killed. */
 int th_service_stop(struct th_svc *svc);
-void th_stack_stop(struct th_stack *st);
+/* Stop everything; returns how many services did not exit with status 0 (an unclean
+ * stop, or a sanitizer report at exit). Their logs are kept under $IBX_TEST_OUTPUT. */
+int th_stack_stop(struct th_stack *st);
 /* Free TCP port on 127.0.0.1. */
 int th_free_port(void);
 /* Run a binary with env overrides and return its exit code; its stderr goes to errbuf. */

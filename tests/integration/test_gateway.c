@@ -61,8 +61,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     auth_keys_free(keys);
-    th_stack_stop(&st);
-    return 0;
+    return th_stack_stop(&st) == 0 ? 0 : -1;
 }
 
 static long call(const char *method, const char *path, const char *token, const char *ctype,
