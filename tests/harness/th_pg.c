@@ -57,7 +57,8 @@ static int th_pg_url_for(const char *admin, const char *db, char *out, size_t n)
 {
     const char *sep = strstr(admin, "://");
     int len;
-    if (!sep || (strncmp(admin, "postgresql://", 13) != 0 && strncmp(admin, "postgres://", 11))) {
+    if (!sep ||
+        (strncmp(admin, "postgresql://", 13) != 0 && strncmp(admin, "postgres://", 11) != 0)) {
         len = snprintf(out, n, "%s dbname=%s", admin, db);
     } else {
         size_t host_end = (size_t)(sep + 3 - admin) + strcspn(sep + 3, "/?");

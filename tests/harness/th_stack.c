@@ -131,7 +131,7 @@ struct th_svc *th_service_start(struct th_stack *st, const char *name, const cha
     snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
     snprintf(s->log, sizeof(s->log), "%s/%s-%d.log", st->dir, name, s->port);
     static char envs[TH_MAX_SVCS][8][640];
-    char (*e)[640] = envs[st->nsvcs];
+    char(*e)[640] = envs[st->nsvcs];
     snprintf(e[0], 640, "PORT=%d", s->port);
     snprintf(e[1], 640, "IBX_DATABASE_URL=%s", st->db_url);
     snprintf(e[2], 640, "IBX_KAFKA_BROKERS=%s", st->brokers);
@@ -344,7 +344,8 @@ int th_resp_header(const struct th_resp *r, const char *name, char *out, size_t 
 int th_raw(int port, const char *data, size_t len, char *reply, size_t n)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
         if (fd >= 0)

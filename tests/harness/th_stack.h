@@ -14,14 +14,14 @@ struct th_svc {
     const char *name; /* "gateway" */
     pid_t pid;
     int port;
-    char url[64];     /* http://127.0.0.1:PORT */
-    char log[512];    /* its stderr */
+    char url[64];  /* http://127.0.0.1:PORT */
+    char log[512]; /* its stderr */
 };
 
 struct th_stack {
     char db_url[512];
     char brokers[256];
-    char dir[256];          /* temp dir for this stack */
+    char dir[256]; /* temp dir for this stack */
     pid_t broker_pid;
     char jwt_secret[64];
     struct th_svc svcs[TH_MAX_SVCS];
@@ -47,9 +47,9 @@ int th_run_capture(const char *bin, const char *const *env, char *errbuf, size_t
 /* ---- HTTP ---- */
 struct th_resp {
     long status;
-    char *body;       /* NUL-terminated, owned */
+    char *body; /* NUL-terminated, owned */
     size_t len;
-    json_t *json;     /* parsed body or NULL */
+    json_t *json; /* parsed body or NULL */
     char headers[4096];
 };
 /* headers: NULL-terminated "Name: value" lines. Returns 0 or -1 on transport failure. */

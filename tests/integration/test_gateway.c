@@ -50,8 +50,13 @@ static int setup(void **state)
     snprintf(env[1], sizeof(env[1]), "IBX_PIPELINE_URL=http://127.0.0.1:%d", th_free_port());
     snprintf(env[2], sizeof(env[2]), "IBX_XAI_URL=http://127.0.0.1:%d", th_free_port());
     snprintf(env[3], sizeof(env[3]), "IBX_SERVING_URL=http://127.0.0.1:%d", th_free_port());
-    const char *extra[] = {env[0], env[1], env[2], env[3], "IBX_ADMIN_EMAIL=root@ibisx.test",
-                           "IBX_ADMIN_PASSWORD=admin-password-1", NULL};
+    const char *extra[] = {env[0],
+                           env[1],
+                           env[2],
+                           env[3],
+                           "IBX_ADMIN_EMAIL=root@ibisx.test",
+                           "IBX_ADMIN_PASSWORD=admin-password-1",
+                           NULL};
     gw = th_service_start(&st, "gateway", extra);
     if (!gw)
         return -1;
@@ -113,10 +118,10 @@ static void test_register_login_me(void **state)
     th_resp_free(&r);
     free(tok);
 
-    assert_int_equal(call("POST", "/api/v1/auth/login", NULL, NULL,
-                          "{\"email\":\"ALICE@example.org\",\"password\":\"correct horse battery\"}",
-                          &r),
-                     200);
+    assert_int_equal(
+        call("POST", "/api/v1/auth/login", NULL, NULL,
+             "{\"email\":\"ALICE@example.org\",\"password\":\"correct horse battery\"}", &r),
+        200);
     tok = strdup(json_string_value(json_object_get(r.json, "access_token")));
     th_resp_free(&r);
     assert_int_equal(call("GET", "/api/v1/users/me", tok, NULL, NULL, &r), 200);
@@ -139,7 +144,8 @@ static const struct {
     {"{\"email\":\"dup@example.org\",\"password\":\"password-123\"}", 201, NULL},
     {"{\"email\":\"DUP@example.org\",\"password\":\"password-123\"}", 409, "email_taken"},
     {"{\"email\":\"short@example.org\",\"password\":\"1234567\"}", 422, "validation_failed"},
-    {"{\"email\":\"same@example.org\",\"password\":\"same@example.org\"}", 422, "validation_failed"},
+    {"{\"email\":\"same@example.org\",\"password\":\"same@example.org\"}", 422,
+     "validation_failed"},
     {"{\"email\":\"not-an-email\",\"password\":\"password-123\"}", 422, "validation_failed"},
     {"{\"email\":\"x@example.org\",\"password\":\"password-123\",\"role\":\"admin\"}", 422,
      "validation_failed"},
@@ -169,9 +175,9 @@ static void test_register_bad_input(void **state)
     assert_int_equal(call("POST", "/api/v1/auth/login", NULL, NULL,
                           "{\"email\":\"o'brien@example.org\",\"password\":\"password-123\"}", &r),
                      200);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "user"),
-                                                          "display_name")),
-                        "'; DELETE FROM gateway.users; --");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "user"), "display_name")),
+        "'; DELETE FROM gateway.users; --");
     th_resp_free(&r);
     assert_int_equal(call("POST", "/api/v1/auth/login", NULL, NULL,
                           "{\"email\":\"dup@example.org\",\"password\":\"password-123\"}", &r),
@@ -196,9 +202,8 @@ static void test_login_failures_are_uniform(void **state)
                         json_string_value(json_object_get(b.json, "message")));
     th_resp_free(&a);
     th_resp_free(&b);
-    assert_int_equal(call("POST", "/api/v1/auth/login", NULL, NULL, "{\"email\":\"bob@example.org\"}",
-                          &a),
-                     422);
+    assert_int_equal(
+        call("POST", "/api/v1/auth/login", NULL, NULL, "{\"email\":\"bob@example.org\"}", &a), 422);
     th_resp_free(&a);
 }
 
@@ -260,8 +265,8 @@ static void test_admin_bootstrap(void **state)
     assert_int_equal(call("POST", "/api/v1/auth/login", NULL, NULL,
                           "{\"email\":\"root@ibisx.test\",\"password\":\"admin-password-1\"}", &r),
                      200);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(r.json, "user"), "role")), "admin");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "user"), "role")),
+                        "admin");
     th_resp_free(&r);
 }
 
@@ -280,10 +285,9 @@ static void test_datasets_through_gateway(void **state)
     assert_int_equal(json_integer_value(json_object_get(r.json, "page")), 2);
     assert_int_equal(json_integer_value(json_object_get(r.json, "page_size")), 5);
     th_resp_free(&r);
-    static const char *const bad[] = {"/api/v1/datasets?page=-1", "/api/v1/datasets?page=abc",
-                                      "/api/v1/datasets?page_size=101",
-                                      "/api/v1/datasets?sort_by=password_hash",
-                                      "/api/v1/datasets?sort_order=sideways"};
+    static const char *const bad[] = {
+        "/api/v1/datasets?page=-1", "/api/v1/datasets?page=abc", "/api/v1/datasets?page_size=101",
+        "/api/v1/datasets?sort_by=password_hash", "/api/v1/datasets?sort_order=sideways"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(call("GET", bad[i], tok, NULL, NULL, &r), 400);
         assert_string_equal(err_code(&r), "invalid_query");

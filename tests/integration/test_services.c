@@ -124,9 +124,10 @@ static void test_internal_token_required(void **state)
     char *user_access = mint("ibx-api", "access", 60, NULL); /* a user token, not internal */
     char *forged = mint("ibx-internal", "internal", 60, other);
     char *expired = mint("ibx-internal", "internal", -120, NULL);
-    const char *alg_none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."
-                           "eyJzdWIiOiIxMjM0NTY3OC0xMjM0LTEyMzQtMTIzNC0xMjM0NTY3ODkwMTIiLCJ0eXAiOiJp"
-                           "bnRlcm5hbCJ9.";
+    const char *alg_none =
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."
+        "eyJzdWIiOiIxMjM0NTY3OC0xMjM0LTEyMzQtMTIzNC0xMjM0NTY3ODkwMTIiLCJ0eXAiOiJp"
+        "bnRlcm5hbCJ9.";
     const char *bad[] = {NULL, user_access, forged, expired, alg_none, "garbage"};
     for (size_t i = 0; i < 4; i++) {
         char url[160];
@@ -250,8 +251,8 @@ static void test_bad_config_stops_startup(void **state)
     assert_int_equal(th_run_capture(bin, bad_level, err, sizeof(err)), 2);
     assert_non_null(strstr(err, "IBX_LOG_LEVEL"));
     assert_non_null(strstr(err, "verbose"));
-    const char *bad_port[] = {db, br, "IBX_JWT_SECRET=0123456789abcdef0123456789abcdef",
-                              "PORT=80a", NULL};
+    const char *bad_port[] = {db, br, "IBX_JWT_SECRET=0123456789abcdef0123456789abcdef", "PORT=80a",
+                              NULL};
     assert_int_equal(th_run_capture(bin, bad_port, err, sizeof(err)), 2);
     assert_non_null(strstr(err, "PORT"));
     const char *no_db[] = {"IBX_DATABASE_URL=", br, NULL};

@@ -81,8 +81,8 @@ static void test_form_table(void **state)
 {
     for (size_t i = 0; i < sizeof(form_cases) / sizeof(form_cases[0]); i++) {
         char *v = NULL;
-        int rc = http_form_field(form_cases[i].body, strlen(form_cases[i].body),
-                                 form_cases[i].name, &v);
+        int rc =
+            http_form_field(form_cases[i].body, strlen(form_cases[i].body), form_cases[i].name, &v);
         assert_int_equal(rc, form_cases[i].rc);
         if (rc == 0) {
             assert_string_equal(v, form_cases[i].value);
@@ -105,9 +105,9 @@ static void test_request_ids(void **state)
 
 static void test_errno_status(void **state)
 {
-    static const int map[][2] = {{-EINVAL, 400}, {-EPERM, 401}, {-EACCES, 403}, {-ENOENT, 404},
-                                 {-EEXIST, 409}, {-EMSGSIZE, 413}, {-EAGAIN, 503}, {-EIO, 503},
-                                 {-ETIMEDOUT, 504}, {-ENOMEM, 500}};
+    static const int map[][2] = {
+        {-EINVAL, 400},   {-EPERM, 401},  {-EACCES, 403}, {-ENOENT, 404},    {-EEXIST, 409},
+        {-EMSGSIZE, 413}, {-EAGAIN, 503}, {-EIO, 503},    {-ETIMEDOUT, 504}, {-ENOMEM, 500}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         assert_int_equal(http_errno_status(map[i][0]), map[i][1]);
 }
@@ -147,8 +147,8 @@ static void test_error_body(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_table), cmocka_unit_test(test_two_params),
-        cmocka_unit_test(test_form_table),  cmocka_unit_test(test_request_ids),
+        cmocka_unit_test(test_route_table),  cmocka_unit_test(test_two_params),
+        cmocka_unit_test(test_form_table),   cmocka_unit_test(test_request_ids),
         cmocka_unit_test(test_errno_status), cmocka_unit_test(test_error_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,15 +17,15 @@ static const struct {
 } parse_cases[] = {
     {"{\"a\":1}", 1},
     {"[1,2,3]", 1},
-    {"{\"a\":1,\"a\":2}", 0},          /* duplicate key */
-    {"{\"a\":1", 0},                   /* truncated */
-    {"{\"a\":1} x", 0},                /* trailing garbage */
-    {"42", 0},                         /* not an object or array */
+    {"{\"a\":1,\"a\":2}", 0}, /* duplicate key */
+    {"{\"a\":1", 0},          /* truncated */
+    {"{\"a\":1} x", 0},       /* trailing garbage */
+    {"42", 0},                /* not an object or array */
     {"\"str\"", 0},
     {"", 0},
-    {"{\"s\":\"\xff\"}", 0},          /* invalid UTF-8 */
-    {"{\"s\":\"[[[[{{{{\"}", 1},       /* brackets inside strings do not count */
-    {"{\"s\":\"\\\"[[[[\"}", 1},       /* nor after an escaped quote */
+    {"{\"s\":\"\xff\"}", 0},     /* invalid UTF-8 */
+    {"{\"s\":\"[[[[{{{{\"}", 1}, /* brackets inside strings do not count */
+    {"{\"s\":\"\\\"[[[[\"}", 1}, /* nor after an escaped quote */
 };
 
 static void test_parse_table(void **state)

@@ -49,8 +49,8 @@ static void test_line_shape(void **state)
 
 static void test_secrets_redacted(void **state)
 {
-    static const char *const names[] = {"password", "new_password", "Authorization",
-                                        "refresh_token", "jwt_secret", "api_key"};
+    static const char *const names[] = {"password",      "new_password", "Authorization",
+                                        "refresh_token", "jwt_secret",   "api_key"};
     log_init("unit", LOG_LVL_DEBUG);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         json_t *f = json_object();

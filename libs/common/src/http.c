@@ -33,10 +33,10 @@ struct http_ctx {
     struct http_req req;
     struct http_resp resp;
     double t0;
-    int status_hint;   /* 404/405 decided at the first call, answered at the last */
-    char allow[64];    /* Allow header for 405 */
-    int started;       /* the access handler has seen this request */
-    int queued;        /* a response was queued early (413) */
+    int status_hint; /* 404/405 decided at the first call, answered at the last */
+    char allow[64];  /* Allow header for 405 */
+    int started;     /* the access handler has seen this request */
+    int queued;      /* a response was queued early (413) */
     int over_limit;
     size_t max_body;
     size_t discarded; /* bytes of an over-limit body read and dropped */
@@ -72,8 +72,8 @@ void http_params_release(struct http_param *params, size_t n)
     }
 }
 
-static int http_add_param(struct http_param *params, size_t *np, const char *name,
-                          size_t name_len, const char *val, size_t val_len)
+static int http_add_param(struct http_param *params, size_t *np, const char *name, size_t name_len,
+                          const char *val, size_t val_len)
 {
     if (*np >= HTTP_MAX_PARAMS)
         return 0;
@@ -289,8 +289,7 @@ static void http_resp_clear_body(struct http_resp *resp)
 
 void http_resp_header(struct http_resp *resp, const char *name, const char *value)
 {
-    if (resp->nheaders >= HTTP_MAX_RESP_HEADERS || strpbrk(name, "\r\n:") ||
-        strpbrk(value, "\r\n"))
+    if (resp->nheaders >= HTTP_MAX_RESP_HEADERS || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
         return;
     char *n = strdup(name), *v = strdup(value);
     if (!n || !v) {
@@ -312,8 +311,8 @@ static int http_resp_has_header(const struct http_resp *resp, const char *name)
     return 0;
 }
 
-void http_resp_data(struct http_resp *resp, int status, const char *content_type,
-                    const void *data, size_t len)
+void http_resp_data(struct http_resp *resp, int status, const char *content_type, const void *data,
+                    size_t len)
 {
     http_resp_clear_body(resp);
     resp->status = status;
@@ -342,8 +341,8 @@ void http_resp_json(struct http_resp *resp, int status, json_t *body)
 void http_resp_error(struct http_resp *resp, int status, const char *code, const char *message,
                      json_t *details)
 {
-    json_t *body = json_pack("{s:s, s:s, s:o, s:s}", "error", code, "message", message,
-                             "details", details ? details : json_object(), "request_id",
+    json_t *body = json_pack("{s:s, s:s, s:o, s:s}", "error", code, "message", message, "details",
+                             details ? details : json_object(), "request_id",
                              resp->request_id ? resp->request_id : "");
     http_resp_json(resp, status, body);
     if ((status == 429 || status == 503) && !http_resp_has_header(resp, "Retry-After"))
@@ -461,9 +460,8 @@ static json_t *http_openapi_params(const char *pattern)
         size_t n = (size_t)(e - p - 1);
         if (n && p[n] == '*')
             n--;
-        json_array_append_new(arr, json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1, n,
-                                             "in", "path", "required", 1, "schema", "type",
-                                             "string"));
+        json_array_append_new(arr, json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1, n, "in",
+                                             "path", "required", 1, "schema", "type", "string"));
     }
     return arr;
 }
@@ -479,7 +477,7 @@ static char *http_openapi_render(const struct http_server_opts *o)
         if (star)
             memmove(star, star + 1, strlen(star + 1) + 1);
         size_t k = 0;
-        for (; rt->method[k] && k < sizeof(method) - 1; k++)
+        for (; k < sizeof(method) - 1 && rt->method[k]; k++)
             method[k] = (char)(rt->method[k] | 0x20);
         method[k] = '\0';
         json_t *item = json_object_get(paths, path);
@@ -487,18 +485,18 @@ static char *http_openapi_render(const struct http_server_opts *o)
             item = json_object();
             json_object_set_new(paths, path, item);
         }
-        json_t *op = json_pack("{s:s, s:o, s:{s:{s:s}}}", "summary",
-                               rt->summary ? rt->summary : "", "parameters",
-                               http_openapi_params(rt->pattern), "responses", "default",
-                               "description", "JSON body, or the error format on failure");
+        json_t *op =
+            json_pack("{s:s, s:o, s:{s:{s:s}}}", "summary", rt->summary ? rt->summary : "",
+                      "parameters", http_openapi_params(rt->pattern), "responses", "default",
+                      "description", "JSON body, or the error format on failure");
         if (!(rt->flags & HTTP_PUBLIC))
             json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
         json_object_set_new(item, method, op);
     }
-    json_t *doc = json_pack(
-        "{s:s, s:{s:s, s:s}, s:o, s:{s:{s:{s:s, s:s}}}}", "openapi", "3.0.3", "info", "title",
-        o->service, "version", o->version ? o->version : "0", "paths", paths, "components",
-        "securitySchemes", "bearer", "type", "http", "scheme", "bearer");
+    json_t *doc =
+        json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:{s:{s:s, s:s}}}}", "openapi", "3.0.3", "info",
+                  "title", o->service, "version", o->version ? o->version : "0", "paths", paths,
+                  "components", "securitySchemes", "bearer", "type", "http", "scheme", "bearer");
     char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(doc);
     return s;
@@ -506,8 +504,7 @@ static char *http_openapi_render(const struct http_server_opts *o)
 
 /* ------------------------------------------------------------------ sending */
 
-static void http_cors(const struct http_server *s, const struct http_req *r,
-                      struct http_resp *resp)
+static void http_cors(const struct http_server *s, const struct http_req *r, struct http_resp *resp)
 {
     const char *origin = http_req_header(r, "Origin");
     const char *list = s->opts.cors_origins;
@@ -667,8 +664,8 @@ static struct http_ctx *http_ctx_start(struct http_server *s, struct http_ctx *c
     c->resp.request_id = c->req.request_id;
     http_client_ip(conn, c->req.client_ip, sizeof(c->req.client_ip));
     c->req.route = http_find_route(s, &c->req, &c->status_hint, c->allow, sizeof(c->allow));
-    c->max_body = c->req.route && c->req.route->max_body ? c->req.route->max_body
-                                                         : HTTP_DEFAULT_MAX_BODY;
+    c->max_body =
+        c->req.route && c->req.route->max_body ? c->req.route->max_body : HTTP_DEFAULT_MAX_BODY;
     buf_init(&c->req.body, c->max_body);
     atomic_fetch_add(&s->inflight, 1);
     return c;
@@ -793,8 +790,8 @@ static void http_record(struct http_ctx *c, enum MHD_RequestTerminationCode toe)
     if (metrics_label_append(labels, sizeof(labels), "service", c->srv->opts.service) == 0 &&
         metrics_label_append(labels, sizeof(labels), "route", route) == 0 &&
         metrics_label_append(labels, sizeof(labels), "method", c->req.method) == 0) {
-        metrics_histogram_observe("http_request_duration_seconds", "HTTP request latency",
-                                  labels, dt);
+        metrics_histogram_observe("http_request_duration_seconds", "HTTP request latency", labels,
+                                  dt);
         if (metrics_label_append(labels, sizeof(labels), "status", status) == 0)
             metrics_counter_add("http_requests_total", "HTTP requests handled", labels, 1);
     }
@@ -867,12 +864,11 @@ int http_server_start(const struct http_server_opts *o, struct http_server **out
                      MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
-        MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s, MHD_OPTION_URI_LOG_CALLBACK,
-        http_on_uri, s, MHD_OPTION_CONNECTION_LIMIT,
-        o->conn_limit ? o->conn_limit : 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
-        o->conn_timeout_s ? o->conn_timeout_s : 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_EXTERNAL_LOGGER,
-        http_mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, http_on_uri,
+        s, MHD_OPTION_CONNECTION_LIMIT, o->conn_limit ? o->conn_limit : 4096u,
+        MHD_OPTION_CONNECTION_TIMEOUT, o->conn_timeout_s ? o->conn_timeout_s : 60u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        1024u, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_END);
     if (!s->daemon) {
         log_error("cannot listen on %s:%u", o->bind_addr ? o->bind_addr : "0.0.0.0",
                   (unsigned)o->port);

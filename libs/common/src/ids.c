@@ -44,6 +44,7 @@ void ids_random_token(char *out, size_t nbytes)
     if (nbytes > sizeof(b))
         nbytes = sizeof(b);
     randombytes_buf(b, nbytes);
-    sodium_bin2base64(out, sodium_base64_ENCODED_LEN(nbytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+    sodium_bin2base64(out,
+                      sodium_base64_ENCODED_LEN(nbytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
                       b, nbytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }

@@ -49,8 +49,7 @@ int jsonv_parse(const char *data, size_t len, size_t max_depth, json_t **out, ch
     json_error_t je;
     json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (!v) {
-        snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
-                 je.text);
+        snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
         return -EINVAL;
     }
     *out = v;
@@ -59,8 +58,8 @@ int jsonv_parse(const char *data, size_t len, size_t max_depth, json_t **out, ch
 
 static const char *jsonv_type_name(enum jsonv_type t)
 {
-    static const char *const names[] = {"a string", "an integer", "a number", "a boolean",
-                                        "an object", "an array", "a value"};
+    static const char *const names[] = {"a string",  "an integer", "a number", "a boolean",
+                                        "an object", "an array",   "a value"};
     return names[t];
 }
 

@@ -32,8 +32,11 @@ int log_level_parse(const char *s, enum log_level *out)
     static const struct {
         const char *name;
         enum log_level lvl;
-    } names[] = {{"debug", LOG_LVL_DEBUG}, {"info", LOG_LVL_INFO}, {"warn", LOG_LVL_WARN},
-                 {"warning", LOG_LVL_WARN}, {"error", LOG_LVL_ERROR}};
+    } names[] = {{"debug", LOG_LVL_DEBUG},
+                 {"info", LOG_LVL_INFO},
+                 {"warn", LOG_LVL_WARN},
+                 {"warning", LOG_LVL_WARN},
+                 {"error", LOG_LVL_ERROR}};
     if (!s)
         return -EINVAL;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -62,11 +65,11 @@ void log_set_fd(int fd)
 
 int log_is_secret_name(const char *name)
 {
-    static const char *const needles[] = {"password", "secret", "token", "authorization",
-                                          "api_key", "apikey", "private_key", "cookie"};
+    static const char *const needles[] = {"password", "secret", "token",       "authorization",
+                                          "api_key",  "apikey", "private_key", "cookie"};
     char low[64];
     size_t i = 0;
-    for (; name[i] && i < sizeof(low) - 1; i++)
+    for (; i < sizeof(low) - 1 && name[i]; i++)
         low[i] = (char)tolower((unsigned char)name[i]);
     low[i] = '\0';
     for (size_t k = 0; k < sizeof(needles) / sizeof(needles[0]); k++) {

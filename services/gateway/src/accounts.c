@@ -41,9 +41,9 @@ int acct_hash_password(const struct gw *g, const char *password, char *out, size
     char tmp[crypto_pwhash_STRBYTES];
     if (n < sizeof(tmp))
         return -EINVAL;
-    if (crypto_pwhash_str_alg(tmp, password, strlen(password), (unsigned long long)g->cfg.argon2_ops,
-                              (size_t)g->cfg.argon2_mem_kib * 1024u,
-                              crypto_pwhash_ALG_ARGON2ID13) != 0)
+    if (crypto_pwhash_str_alg(
+            tmp, password, strlen(password), (unsigned long long)g->cfg.argon2_ops,
+            (size_t)g->cfg.argon2_mem_kib * 1024u, crypto_pwhash_ALG_ARGON2ID13) != 0)
         return -ENOMEM;
     memcpy(out, tmp, sizeof(tmp));
     return 0;

@@ -23,16 +23,15 @@ static struct gw *gw_state(const struct http_req *req)
 
 json_t *gw_user_json(const struct gw_user *u)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "id", u->id, "email", u->email,
-                          "display_name", u->display_name, "role", u->role, "is_active",
-                          u->is_active, "locale", u->locale);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "id", u->id, "email", u->email, "display_name",
+                  u->display_name, "role", u->role, "is_active", u->is_active, "locale", u->locale);
     json_object_set_new(o, "education_level",
                         u->education_level[0] ? json_string(u->education_level) : json_null());
     json_object_set_new(o, "age", u->age ? json_integer(u->age) : json_null());
     json_object_set_new(o, "ai_familiarity",
                         u->ai_familiarity ? json_integer(u->ai_familiarity) : json_null());
-    json_object_set_new(o, "audience_level",
-                        json_string(acct_audience_level(u->ai_familiarity)));
+    json_object_set_new(o, "audience_level", json_string(acct_audience_level(u->ai_familiarity)));
     json_object_set_new(o, "created_at", json_string(u->created_at));
     return o;
 }
@@ -60,9 +59,9 @@ static int gw_issue_tokens(struct svc *s, const struct gw_user *u, json_t **out)
         free(access);
         return rc;
     }
-    *out = json_pack("{s:s, s:s, s:s, s:i, s:o}", "access_token", access, "refresh_token",
-                     refresh, "token_type", "bearer", "expires_in", (int)g->cfg.access_ttl_s,
-                     "user", gw_user_json(u));
+    *out = json_pack("{s:s, s:s, s:s, s:i, s:o}", "access_token", access, "refresh_token", refresh,
+                     "token_type", "bearer", "expires_in", (int)g->cfg.access_ttl_s, "user",
+                     gw_user_json(u));
     free(access);
     return 0;
 }
@@ -201,11 +200,13 @@ static void h_me(struct http_req *req, struct http_resp *resp)
         http_resp_json(resp, 200, gw_user_json(&u));
 }
 
-#define PROXY(m, p) {m, p, proxy_handle, 0, 0, "proxied to the owning service"}
+#define PROXY(m, p)                                                                                \
+    {                                                                                              \
+        m, p, proxy_handle, 0, 0, "proxied to the owning service"                                  \
+    }
 
 const struct http_route gw_routes[] = {
-    {"POST", "/api/v1/auth/register", h_register, 0, HTTP_PUBLIC,
-     "create an account and sign in"},
+    {"POST", "/api/v1/auth/register", h_register, 0, HTTP_PUBLIC, "create an account and sign in"},
     {"POST", "/api/v1/auth/login", h_login, 0, HTTP_PUBLIC,
      "sign in with JSON {email,password} or the OAuth2 password form"},
     {"GET", "/api/v1/users/me", h_me, 0, 0, "the signed-in user"},

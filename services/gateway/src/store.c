@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USER_COLS                                                                                 \
-    "id, email, password_hash, coalesce(display_name,''), role, is_active, locale, "              \
-    "coalesce(education_level,''), coalesce(age,0), coalesce(ai_familiarity,0), "                 \
+#define USER_COLS                                                                                  \
+    "id, email, password_hash, coalesce(display_name,''), role, is_active, locale, "               \
+    "coalesce(education_level,''), coalesce(age,0), coalesce(ai_familiarity,0), "                  \
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static long store_long(const char *s)
@@ -58,17 +58,18 @@ int store_user_create(struct svc *s, const char *email, const char *hash, const 
     char id[IDS_UUID_LEN + 1];
     ids_uuid4(id);
     const char *p[] = {id, email, hash, display_name, role};
-    return store_one_user(s,
-                          "INSERT INTO gateway.users (id, email, password_hash, display_name, role) "
-                          "VALUES ($1, $2, $3, $4, $5) RETURNING " USER_COLS,
-                          5, p, out);
+    return store_one_user(
+        s,
+        "INSERT INTO gateway.users (id, email, password_hash, display_name, role) "
+        "VALUES ($1, $2, $3, $4, $5) RETURNING " USER_COLS,
+        5, p, out);
 }
 
 int store_user_by_email(struct svc *s, const char *email, struct gw_user *out)
 {
     const char *p[] = {email};
-    return store_one_user(s, "SELECT " USER_COLS " FROM gateway.users WHERE lower(email) = lower($1)",
-                          1, p, out);
+    return store_one_user(
+        s, "SELECT " USER_COLS " FROM gateway.users WHERE lower(email) = lower($1)", 1, p, out);
 }
 
 int store_user_by_id(struct svc *s, const char *id, struct gw_user *out)
@@ -100,10 +101,11 @@ int store_session_create(struct svc *s, const char *user_id, const char *family_
     snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
     const char *p[] = {id, user_id, family_id, token_hash, ttl};
     PGresult *r = NULL;
-    int rc = db_query(s->db,
-                      "INSERT INTO gateway.sessions (id, user_id, family_id, token_hash, expires_at) "
-                      "VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::bigint))",
-                      5, p, &r);
+    int rc =
+        db_query(s->db,
+                 "INSERT INTO gateway.sessions (id, user_id, family_id, token_hash, expires_at) "
+                 "VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::bigint))",
+                 5, p, &r);
     PQclear(r);
     return rc;
 }

@@ -2,8 +2,8 @@
 #include <ibx/pager.h>
 #include <ibx/svc.h>
 
-static const struct pager_spec list_spec = {"pipeline.experiments", "user_id", "created_at DESC, id",
-                                            "experiments"};
+static const struct pager_spec list_spec = {"pipeline.experiments", "user_id",
+                                            "created_at DESC, id", "experiments"};
 
 static void h_list(struct http_req *req, struct http_resp *resp)
 {

@@ -16,11 +16,12 @@ int store_list_datasets(struct svc *s, const struct sel_list_query *q, json_t **
     snprintf(limit, sizeof(limit), "%ld", q->page_size);
     snprintf(offset, sizeof(offset), "%ld", (q->page - 1) * q->page_size);
     /* q->order comes from the whitelist in catalogue.c, never from the client */
-    snprintf(sql, sizeof(sql),
-             "SELECT (SELECT count(*) FROM selection.datasets d WHERE " VISIBLE "), "
-             "coalesce((SELECT json_agg(t) FROM (SELECT d.* FROM selection.datasets d WHERE " VISIBLE
-             " ORDER BY %s LIMIT $3::bigint OFFSET $4::bigint) t), '[]')",
-             q->order);
+    snprintf(
+        sql, sizeof(sql),
+        "SELECT (SELECT count(*) FROM selection.datasets d WHERE " VISIBLE "), "
+        "coalesce((SELECT json_agg(t) FROM (SELECT d.* FROM selection.datasets d WHERE " VISIBLE
+        " ORDER BY %s LIMIT $3::bigint OFFSET $4::bigint) t), '[]')",
+        q->order);
     const char *p[] = {q->user_id, q->is_admin ? "true" : "false", limit, offset};
     PGresult *r = NULL;
     int rc = db_query(s->db, sql, 4, p, &r);

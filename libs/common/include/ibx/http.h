@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HTTP_MAX_PARAMS 8
+#define HTTP_MAX_PARAMS       8
 #define HTTP_MAX_RESP_HEADERS 24
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
 
@@ -39,7 +39,7 @@ typedef int (*http_ready_fn)(void *app, const char **why);
  * count; return HTTP_STREAM_END at the end, HTTP_STREAM_ERROR to abort the connection.
  * It may block (it runs on the connection's thread). */
 typedef ssize_t (*http_stream_fn)(void *ctx, uint64_t pos, char *out, size_t max);
-#define HTTP_STREAM_END ((ssize_t)-1)
+#define HTTP_STREAM_END   ((ssize_t)-1)
 #define HTTP_STREAM_ERROR ((ssize_t)-2)
 
 enum http_route_flags {
@@ -47,34 +47,34 @@ enum http_route_flags {
 };
 
 struct http_route {
-    const char *method;   /* "GET", "POST", ... */
-    const char *pattern;  /* "/api/v1/datasets/{id}", "/api/v1/proxy/{rest*}" */
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/api/v1/datasets/{id}", "/api/v1/proxy/{rest*}" */
     http_handler_fn fn;
-    size_t max_body;      /* 0 = HTTP_DEFAULT_MAX_BODY */
-    unsigned flags;       /* enum http_route_flags */
-    const char *summary;  /* one line for /openapi.json */
+    size_t max_body;     /* 0 = HTTP_DEFAULT_MAX_BODY */
+    unsigned flags;      /* enum http_route_flags */
+    const char *summary; /* one line for /openapi.json */
 };
 
 struct http_param {
     const char *name; /* borrowed from the route pattern (not NUL-terminated there) */
     size_t name_len;
-    char *value;      /* URL-decoded, owned by the request */
+    char *value; /* URL-decoded, owned by the request */
 };
 
 struct http_req {
     const char *method;
-    const char *path;                  /* without the query string, percent-decoded */
-    char *raw_uri;                     /* as the client sent it, owned by the request */
-    const struct http_route *route;    /* NULL for built-ins */
+    const char *path;               /* without the query string, percent-decoded */
+    char *raw_uri;                  /* as the client sent it, owned by the request */
+    const struct http_route *route; /* NULL for built-ins */
     char request_id[72];
     char client_ip[48];
     struct http_param params[HTTP_MAX_PARAMS];
     size_t nparams;
-    struct buf body;                   /* the whole request body (bounded by the route) */
-    struct auth_claims claims;         /* filled by the authenticate hook */
+    struct buf body;           /* the whole request body (bounded by the route) */
+    struct auth_claims claims; /* filled by the authenticate hook */
     int authenticated;
-    void *app;                         /* the service context from the options */
-    void *conn;                        /* struct MHD_Connection *, for this module only */
+    void *app;  /* the service context from the options */
+    void *conn; /* struct MHD_Connection *, for this module only */
 };
 
 struct http_resp_header {
@@ -83,31 +83,31 @@ struct http_resp_header {
 };
 
 struct http_resp {
-    const char *request_id;            /* set by the server; used by http_resp_error */
+    const char *request_id; /* set by the server; used by http_resp_error */
     int status;
-    const char *content_type;          /* static string */
+    const char *content_type; /* static string */
     struct buf body;
     struct http_resp_header headers[HTTP_MAX_RESP_HEADERS];
     size_t nheaders;
-    http_stream_fn stream;             /* when set, the body is streamed from it */
+    http_stream_fn stream; /* when set, the body is streamed from it */
     void *stream_ctx;
     void (*stream_free)(void *ctx);
 };
 
 struct http_server_opts {
-    const char *service;        /* name used in logs, metrics and /openapi.json */
+    const char *service; /* name used in logs, metrics and /openapi.json */
     const char *version;
-    const char *bind_addr;      /* NULL = 0.0.0.0 */
-    uint16_t port;              /* 0 = ephemeral; see http_server_port() */
+    const char *bind_addr; /* NULL = 0.0.0.0 */
+    uint16_t port;         /* 0 = ephemeral; see http_server_port() */
     const struct http_route *routes;
     size_t nroutes;
     void *app;
-    http_auth_fn authenticate;  /* called for every route without HTTP_PUBLIC */
-    http_ready_fn ready;        /* NULL = always ready */
-    const char *cors_origins;   /* comma-separated allow-list; NULL or "" = no CORS */
-    unsigned conn_limit;        /* 0 = 4096 */
-    unsigned conn_timeout_s;    /* idle timeout; 0 = 60 */
-    int access_log;             /* 1: one info line per request */
+    http_auth_fn authenticate; /* called for every route without HTTP_PUBLIC */
+    http_ready_fn ready;       /* NULL = always ready */
+    const char *cors_origins;  /* comma-separated allow-list; NULL or "" = no CORS */
+    unsigned conn_limit;       /* 0 = 4096 */
+    unsigned conn_timeout_s;   /* idle timeout; 0 = 60 */
+    int access_log;            /* 1: one info line per request */
 };
 
 /* Start listening. 0 and *out, or -EADDRINUSE / -EINVAL / -EIO (logged). */
@@ -148,8 +148,8 @@ int http_errno_status(int err);
 /* Copies both strings. Silently ignored past HTTP_MAX_RESP_HEADERS, or when either
  * contains CR or LF. */
 void http_resp_header(struct http_resp *resp, const char *name, const char *value);
-void http_resp_data(struct http_resp *resp, int status, const char *content_type,
-                    const void *data, size_t len);
+void http_resp_data(struct http_resp *resp, int status, const char *content_type, const void *data,
+                    size_t len);
 /* Stream the body from fn (chunked). ctx is freed with free_fn when the response ends. */
 void http_resp_stream(struct http_resp *resp, int status, const char *content_type,
                       http_stream_fn fn, void *ctx, void (*free_fn)(void *ctx));

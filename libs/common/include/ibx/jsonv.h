@@ -8,13 +8,21 @@
 
 #define JSONV_MAX_DEPTH 32
 
-enum jsonv_type { JSONV_STRING, JSONV_INT, JSONV_NUMBER, JSONV_BOOL, JSONV_OBJECT, JSONV_ARRAY, JSONV_ANY };
+enum jsonv_type {
+    JSONV_STRING,
+    JSONV_INT,
+    JSONV_NUMBER,
+    JSONV_BOOL,
+    JSONV_OBJECT,
+    JSONV_ARRAY,
+    JSONV_ANY
+};
 
 struct jsonv_field {
     const char *name;
     enum jsonv_type type;
     int required;
-    size_t max_len; /* strings: max bytes; arrays: max items; 0 = no limit */
+    size_t max_len;  /* strings: max bytes; arrays: max items; 0 = no limit */
     double min, max; /* numbers: inclusive range, ignored when min > max */
     int nullable;    /* JSON null accepted as "absent" */
 };

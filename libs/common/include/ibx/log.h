@@ -27,8 +27,8 @@ void log_fields(enum log_level lvl, json_t *fields, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define log_debug(...) log_fields(LOG_LVL_DEBUG, NULL, __VA_ARGS__)
-#define log_info(...) log_fields(LOG_LVL_INFO, NULL, __VA_ARGS__)
-#define log_warn(...) log_fields(LOG_LVL_WARN, NULL, __VA_ARGS__)
+#define log_info(...)  log_fields(LOG_LVL_INFO, NULL, __VA_ARGS__)
+#define log_warn(...)  log_fields(LOG_LVL_WARN, NULL, __VA_ARGS__)
 #define log_error(...) log_fields(LOG_LVL_ERROR, NULL, __VA_ARGS__)
 
 /* 1 when a field of this name must never be logged in clear. */

@@ -7,10 +7,10 @@
 #include <ibx/svc.h>
 
 struct pager_spec {
-    const char *table;      /* schema-qualified table, a constant from the service's code */
-    const char *owner_col;  /* column holding the owner's user id (uuid) */
-    const char *order;      /* ORDER BY fragment, a constant */
-    const char *items_key;  /* JSON key of the list, e.g. "experiments" */
+    const char *table;     /* schema-qualified table, a constant from the service's code */
+    const char *owner_col; /* column holding the owner's user id (uuid) */
+    const char *order;     /* ORDER BY fragment, a constant */
+    const char *items_key; /* JSON key of the list, e.g. "experiments" */
 };
 
 /* Answer GET with ?page (>=1) and ?page_size (1..100, default 20): the caller's rows (all

@@ -33,8 +33,8 @@ struct svc_def {
     size_t nroutes;
     const struct config_var *vars; /* the service's own variables (may be NULL) */
     size_t nvars;
-    http_auth_fn authenticate;  /* NULL: internal token (svc_auth_internal) */
-    int (*init)(struct svc *s); /* after db/bus/keys are ready, before listening */
+    http_auth_fn authenticate;   /* NULL: internal token (svc_auth_internal) */
+    int (*init)(struct svc *s);  /* after db/bus/keys are ready, before listening */
     void (*fini)(struct svc *s); /* after the server stopped, before bus/db close */
 };
 
