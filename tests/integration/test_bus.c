@@ -64,11 +64,46 @@ static void fixture_free(struct fixture *f)
     free(f);
 }
 
+struct topic_job {
+    rd_kafka_mock_cluster_t *mc;
+    const char *name;
+    pthread_t thread;
+    rd_kafka_resp_err_t err;
+};
+
+static void *topic_job_main(void *arg)
+{
+    struct topic_job *j = arg;
+    j->err = rd_kafka_mock_topic_create(j->mc, j->name, 2, 1);
+    return NULL;
+}
+
+/* Create the topics concurrently: the 2.0.2 mock cluster sometimes serves a control request
+ * only at its next 1 s poll timeout, and requests issued together are served together. */
+static int create_topics(rd_kafka_mock_cluster_t *mc)
+{
+    static const char *const names[] = {T_ROUNDTRIP, T_RETRY,    T_UNCOMMITTED, T_RESUME,
+                                        T_POISON,    T_DELIVERY, BUS_TOPIC_DLQ};
+    enum { N = sizeof(names) / sizeof(names[0]) };
+    struct topic_job jobs[N];
+    int threaded[N], bad = 0;
+    for (size_t i = 0; i < N; i++) {
+        jobs[i] = (struct topic_job){.mc = mc, .name = names[i]};
+        threaded[i] = pthread_create(&jobs[i].thread, NULL, topic_job_main, &jobs[i]) == 0;
+        if (!threaded[i])
+            topic_job_main(&jobs[i]);
+    }
+    for (size_t i = 0; i < N; i++) {
+        if (threaded[i])
+            pthread_join(jobs[i].thread, NULL);
+        bad |= jobs[i].err != RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    return bad ? -1 : 0;
+}
+
 /* A throwaway client hosts the mock cluster; topics are created up front. */
 static int fixture_start(struct fixture *f)
 {
-    static const char *const test_topics[] = {T_ROUNDTRIP, T_RETRY,  T_UNCOMMITTED,
-                                              T_RESUME,    T_POISON, T_DELIVERY};
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err)) != RD_KAFKA_CONF_OK) {
@@ -81,15 +116,10 @@ static int fixture_start(struct fixture *f)
         return -1;
     }
     f->mc = rd_kafka_mock_cluster_new(f->host, 1);
-    if (!f->mc)
+    if (!f->mc || create_topics(f->mc) != 0)
         return -1;
     f->brokers = rd_kafka_mock_cluster_bootstraps(f->mc);
-    int bad = 0;
-    for (size_t i = 0; i < BUS_TOPIC_COUNT; i++)
-        bad |= rd_kafka_mock_topic_create(f->mc, bus_topics[i], 2, 1);
-    for (size_t i = 0; i < sizeof(test_topics) / sizeof(test_topics[0]); i++)
-        bad |= rd_kafka_mock_topic_create(f->mc, test_topics[i], 2, 1);
-    return bad || bus_new(f->brokers, "test-bus", &f->bus) != 0 ? -1 : 0;
+    return bus_new(f->brokers, "test-bus", &f->bus) != 0 ? -1 : 0;
 }
 
 static int group_setup(void **state)
