@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 static struct th_stack st;
+static char webdir[300];
 
 /* Tokens "issued" two hours ago, so a ttl of an hour has run out. */
 static long two_hours_ago(void)
@@ -37,6 +38,29 @@ static int issue_at(struct auth_keys *k, const struct auth_claims *c, long ttl, 
 static struct th_svc *gw, *sel;
 static struct auth_keys *keys;
 
+/* A tiny UI folder: index.html, app.js and a hidden file that must never be served. */
+static int make_webdir(void)
+{
+    static const char *const files[][2] = {
+        {"index.html", "<!doctype html><title>IBIS-X</title>"},
+        {"app.js", "export const x = 1;"},
+        {".secret", "do not serve"},
+    };
+    char path[400];
+    snprintf(path, sizeof(path), "mkdir -p %s", webdir);
+    if (system(path) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", webdir, files[i][0]);
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return -1;
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    return 0;
+}
+
 static int setup(void **state)
 {
     if (ids_init() != 0 || th_stack_start(&st) != 0)
@@ -50,12 +74,18 @@ static int setup(void **state)
     snprintf(env[1], sizeof(env[1]), "IBX_PIPELINE_URL=http://127.0.0.1:%d", th_free_port());
     snprintf(env[2], sizeof(env[2]), "IBX_XAI_URL=http://127.0.0.1:%d", th_free_port());
     snprintf(env[3], sizeof(env[3]), "IBX_SERVING_URL=http://127.0.0.1:%d", th_free_port());
+    static char web_env[320];
+    snprintf(webdir, sizeof(webdir), "%s/web", st.dir);
+    snprintf(web_env, sizeof(web_env), "IBX_WEB_DIR=%s", webdir);
+    if (make_webdir() != 0)
+        return -1;
     const char *extra[] = {env[0],
                            env[1],
                            env[2],
                            env[3],
                            "IBX_ADMIN_EMAIL=root@ibisx.test",
                            "IBX_ADMIN_PASSWORD=admin-password-1",
+                           web_env,
                            NULL};
     gw = th_service_start(&st, "gateway", extra);
     if (!gw)
@@ -311,6 +341,55 @@ static void test_upstream_down(void **state)
     free(tok);
 }
 
+static void test_web_ui_files(void **state)
+{
+    static const struct {
+        const char *path;
+        long status;
+        const char *ctype;
+        const char *body_has;
+    } cases[] = {
+        {"/", 200, "text/html; charset=utf-8", "<title>IBIS-X</title>"},
+        {"/app.js", 200, "text/javascript; charset=utf-8", "export const x"},
+        {"/datasets/some/app/route", 200, "text/html; charset=utf-8", "<title>IBIS-X</title>"},
+        {"/missing.js", 404, "application/json", "not_found"},
+        {"/.secret", 404, "application/json", "not_found"},
+        {"/api/v1/nothing", 404, "application/json", "not_found"},
+        {"/v1/models", 404, "application/json", "not_found"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct th_resp r;
+        char url[256], v[256];
+        snprintf(url, sizeof(url), "%s%s", gw->url, cases[i].path);
+        assert_int_equal(th_http("GET", url, NULL, NULL, &r), 0);
+        assert_int_equal(r.status, cases[i].status);
+        assert_int_equal(th_resp_header(&r, "Content-Type", v, sizeof(v)), 0);
+        assert_string_equal(v, cases[i].ctype);
+        assert_non_null(strstr(r.body, cases[i].body_has));
+        if (r.status == 200) {
+            assert_int_equal(th_resp_header(&r, "Content-Security-Policy", v, sizeof(v)), 0);
+            assert_non_null(strstr(v, "default-src 'self'"));
+        }
+        th_resp_free(&r);
+    }
+    /* traversal as raw requests (curl would normalise the path) */
+    static const char *const raw[] = {
+        "GET /../../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /..%2f..%2f..%2fetc%2fpasswd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+        char reply[8192];
+        assert_true(th_raw(gw->port, raw[i], strlen(raw[i]), reply, sizeof(reply)) > 0);
+        assert_null(strstr(reply, "root:"));
+        assert_non_null(strstr(reply, " 404 "));
+    }
+    /* other methods on unknown paths are a plain 404, not the UI */
+    struct th_resp r;
+    assert_int_equal(call("POST", "/nothing", NULL, NULL, "{}", &r), 404);
+    th_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_token_attacks),
         cmocka_unit_test(test_admin_bootstrap),
         cmocka_unit_test(test_datasets_through_gateway),
+        cmocka_unit_test(test_web_ui_files),
         cmocka_unit_test(test_upstream_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -710,6 +710,11 @@ static void http_dispatch(struct http_ctx *c)
     }
     if (http_builtin(s, r, resp))
         return;
+    if (!r->route && s->opts.fallback && c->status_hint == 404 &&
+        (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)) {
+        s->opts.fallback(r, resp);
+        return;
+    }
     if (!r->route) {
         if (c->status_hint == 405) {
             http_resp_header(resp, "Allow", c->allow);

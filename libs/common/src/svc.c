@@ -203,6 +203,7 @@ static int svc_start_http(struct svc *s)
         .app = s,
         .authenticate = def->authenticate ? def->authenticate : svc_auth_internal,
         .ready = svc_ready,
+        .fallback = def->fallback,
         .cors_origins = s->cfg.cors_origins,
         .access_log = s->cfg.access_log,
     };

@@ -21,6 +21,7 @@ struct gw_config {
     const char *admin_email;
     const char *admin_password;
     long upstream_timeout_ms;
+    const char *web_dir;
 };
 
 struct gw {
@@ -69,6 +70,9 @@ int store_session_create(struct svc *s, const char *user_id, const char *family_
 extern const struct http_route gw_routes[];
 extern const size_t gw_nroutes;
 json_t *gw_user_json(const struct gw_user *u);
+
+/* ---- web.c ---- */
+void web_serve(struct http_req *req, struct http_resp *resp);
 
 /* ---- proxy.c ---- */
 void proxy_handle(struct http_req *req, struct http_resp *resp);

@@ -104,6 +104,7 @@ struct http_server_opts {
     void *app;
     http_auth_fn authenticate; /* called for every route without HTTP_PUBLIC */
     http_ready_fn ready;       /* NULL = always ready */
+    http_handler_fn fallback;  /* GET/HEAD that no route matches (static files); NULL = 404 */
     const char *cors_origins;  /* comma-separated allow-list; NULL or "" = no CORS */
     unsigned conn_limit;       /* 0 = 4096 */
     unsigned conn_timeout_s;   /* idle timeout; 0 = 60 */

@@ -34,6 +34,7 @@ struct svc_def {
     const struct config_var *vars; /* the service's own variables (may be NULL) */
     size_t nvars;
     http_auth_fn authenticate;   /* NULL: internal token (svc_auth_internal) */
+    http_handler_fn fallback;    /* GET/HEAD no route matches (the gateway's web UI) */
     int (*init)(struct svc *s);  /* after db/bus/keys are ready, before listening */
     void (*fini)(struct svc *s); /* after the server stopped, before bus/db close */
 };
