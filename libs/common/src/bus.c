@@ -44,6 +44,7 @@ struct bus_state {
 
 struct bus {
     rd_kafka_t *rk;
+    rd_kafka_topic_t *known[BUS_TOPIC_COUNT]; /* see bus_know_topics() */
     pthread_t poller;
     atomic_bool stop;
     struct bus_state st;
@@ -265,6 +266,23 @@ static void *bus_poller_main(void *arg)
 
 /* ---- producer: public API ------------------------------------------------------------ */
 
+/* Make the suite's topics known to the producer up front, so their metadata arrives with
+ * the first connection: otherwise the first message to each new topic waits for
+ * librdkafka's 1 s topic scan. A topic that cannot be registered is simply learnt later. */
+static void bus_know_topics(struct bus *b)
+{
+    for (size_t i = 0; i < BUS_TOPIC_COUNT; i++)
+        b->known[i] = rd_kafka_topic_new(b->rk, bus_topics[i], NULL);
+}
+
+static void bus_forget_topics(struct bus *b)
+{
+    for (size_t i = 0; i < BUS_TOPIC_COUNT; i++) {
+        if (b->known[i])
+            rd_kafka_topic_destroy(b->known[i]);
+    }
+}
+
 int bus_new(const char *brokers, const char *client_id, struct bus **out)
 {
     if (!brokers || !*brokers || !out)
@@ -286,6 +304,7 @@ int bus_new(const char *brokers, const char *client_id, struct bus **out)
     rc = bus_handle_new(RD_KAFKA_PRODUCER, conf, &b->rk);
     if (rc)
         goto fail_free;
+    bus_know_topics(b);
     if (pthread_create(&b->poller, NULL, bus_poller_main, b) != 0) {
         rc = -EAGAIN;
         goto fail_destroy;
@@ -294,6 +313,7 @@ int bus_new(const char *brokers, const char *client_id, struct bus **out)
     return 0;
 
 fail_destroy:
+    bus_forget_topics(b);
     rd_kafka_destroy(b->rk);
 fail_free:
     free(b);
@@ -312,6 +332,7 @@ void bus_free(struct bus *b)
     }
     atomic_store(&b->stop, true);
     pthread_join(b->poller, NULL);
+    bus_forget_topics(b);
     rd_kafka_destroy(b->rk);
     free(b);
 }
@@ -667,11 +688,17 @@ static int bus_consumer_handle(struct bus_consumer *c, const struct bus_consumer
     snprintf(poll_ms, sizeof(poll_ms), "%d",
              o->max_poll_interval_ms ? o->max_poll_interval_ms : 300000);
     const char *const kv[][2] = {
-        {"bootstrap.servers", o->brokers}, {"group.id", o->group_id},
-        {"client.id", o->group_id},        {"enable.auto.commit", "false"},
-        {"auto.offset.reset", "earliest"}, {"session.timeout.ms", "6000"},
-        {"heartbeat.interval.ms", "500"},  {"max.poll.interval.ms", poll_ms},
+        {"bootstrap.servers", o->brokers},
+        {"group.id", o->group_id},
+        {"client.id", o->group_id},
+        {"enable.auto.commit", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"session.timeout.ms", "6000"},
+        {"heartbeat.interval.ms", "500"},
+        {"max.poll.interval.ms", poll_ms},
         {"enable.partition.eof", "false"},
+        /* a topic created after we subscribed is found within 10 s, not 5 min */
+        {"topic.metadata.refresh.interval.ms", "10000"},
     };
     rd_kafka_conf_t *conf = NULL;
     int rc = bus_conf_new(&c->st, kv, sizeof(kv) / sizeof(kv[0]), &conf);
