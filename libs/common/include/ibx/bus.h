@@ -55,7 +55,9 @@ struct bus;
 
 /* Create a producer for brokers ("host:port[,host:port...]"); client_id may be NULL
  * ("ibx"). Both strings are copied. Nothing is contacted yet: a wrong address shows up in
- * bus_ping() or as failed deliveries. *out is freed with bus_free().
+ * bus_ping() or as failed deliveries. The suite's topics (bus_topics) are registered with
+ * the producer at once so their metadata comes with the first connection (on a broker
+ * with auto.create.topics.enable this creates them). *out is freed with bus_free().
  * 0, -EINVAL (NULL/empty brokers, a bad setting), -ENOMEM, -EAGAIN (no thread),
  * -EIO (librdkafka refused). */
 int bus_new(const char *brokers, const char *client_id, struct bus **out) BUS_WUR;
@@ -108,9 +110,9 @@ struct bus_msg {
     int attempt;            /* 1 on the first delivery to the handler, then 2, 3, ... */
 };
 
-/* Return 0 when the message is handled (its offset is then committed), or a negative
- * errno to have it retried. Called on the consumer's thread with the thread's log request
- * id set to msg->request_id. */
+/* Return 0 when the message is handled (its offset is then committed; any value >= 0
+ * counts as handled), or a negative errno to have it retried. Called on the consumer's thread with
+ * the thread's log request id set to msg->request_id. */
 typedef int (*bus_handler_fn)(void *ctx, const struct bus_msg *msg);
 
 struct bus_consumer_opts {
@@ -120,11 +122,12 @@ struct bus_consumer_opts {
     size_t topic_count;
     bus_handler_fn handler;   /* required */
     void *ctx;                /* passed to handler, borrowed */
-    struct bus *dlq;          /* required producer for ibx.dlq; borrowed, must outlive */
+    struct bus *dlq;          /* required producer for ibx.dlq; borrowed, outlives consumer */
     int max_attempts;         /* handler calls per message before ibx.dlq; 0 = 5 */
     int poll_timeout_ms;      /* consumer poll wait (bounds stop latency); 0 = 200 */
     int retry_backoff_ms;     /* first retry delay, doubled each time up to 5 s; 0 = 100 */
-    int max_poll_interval_ms; /* longest handler run before the group evicts us; 0 = 300000 */
+    int max_poll_interval_ms; /* longest handler run before the group evicts us;
+                                 0 = 300000, else at least 6000 */
 };
 
 struct bus_consumer;
