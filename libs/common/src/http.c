@@ -410,6 +410,96 @@ void http_resp_stream(struct http_resp *resp, int status, const char *content_ty
     resp->stream_free = free_fn;
 }
 
+/* ------------------------------------------------------------------ Server-Sent Events */
+
+int http_sse_format(struct buf *out, const char *event, const char *id, const char *data)
+{
+    if ((event && strpbrk(event, "\r\n")) || (id && strpbrk(id, "\r\n")))
+        return -EINVAL;
+    size_t mark = out->len;
+    int rc = 0;
+    if (event)
+        rc = buf_printf(out, "event: %s\n", event);
+    if (rc == 0 && id)
+        rc = buf_printf(out, "id: %s\n", id);
+    for (const char *p = data ? data : ""; rc == 0;) {
+        size_t n = strcspn(p, "\r\n");
+        rc = buf_printf(out, "data: %.*s\n", (int)n, p);
+        if (!p[n])
+            break;
+        p += n + (p[n] == '\r' && p[n + 1] == '\n' ? 2 : 1);
+    }
+    if (rc == 0)
+        rc = buf_append_str(out, "\n");
+    if (rc) {
+        out->len = mark; /* all or nothing */
+        if (out->data)
+            out->data[mark] = '\0';
+    }
+    return rc;
+}
+
+struct http_sse {
+    http_sse_next_fn next;
+    void *ctx;
+    void (*free_fn)(void *ctx);
+    int keepalive_ms;
+    struct buf pending;
+    size_t off;
+    int ended;
+};
+
+static ssize_t http_sse_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct http_sse *e = cls;
+    while (e->off >= e->pending.len) {
+        if (e->ended)
+            return HTTP_STREAM_END;
+        buf_reset(&e->pending);
+        e->off = 0;
+        int rc = e->next(e->ctx, &e->pending, e->keepalive_ms);
+        if (rc < 0)
+            e->ended = 1;
+        else if (rc == 0 && buf_append_str(&e->pending, ": keep-alive\n\n") != 0)
+            return HTTP_STREAM_ERROR;
+    }
+    size_t n = e->pending.len - e->off;
+    if (n > max)
+        n = max;
+    memcpy(out, e->pending.data + e->off, n);
+    e->off += n;
+    return (ssize_t)n;
+}
+
+static void http_sse_free(void *cls)
+{
+    struct http_sse *e = cls;
+    if (e->free_fn)
+        e->free_fn(e->ctx);
+    buf_release(&e->pending);
+    free(e);
+}
+
+void http_resp_sse(struct http_resp *resp, http_sse_next_fn next, void *ctx,
+                   void (*free_fn)(void *ctx), int keepalive_ms)
+{
+    struct http_sse *e = calloc(1, sizeof(*e));
+    if (!e) {
+        if (free_fn)
+            free_fn(ctx);
+        http_resp_errno(resp, -ENOMEM, NULL);
+        return;
+    }
+    e->next = next;
+    e->ctx = ctx;
+    e->free_fn = free_fn;
+    e->keepalive_ms = keepalive_ms > 0 ? keepalive_ms : 15000;
+    buf_init(&e->pending, 16 * 1024 * 1024);
+    http_resp_stream(resp, 200, "text/event-stream", http_sse_reader, e, http_sse_free);
+    http_resp_header(resp, "Cache-Control", "no-cache");
+    http_resp_header(resp, "X-Accel-Buffering", "no");
+}
+
 /* ------------------------------------------------------------------ built-ins */
 
 static void http_builtin_readyz(struct http_server *s, struct http_resp *resp)

@@ -155,6 +155,20 @@ void http_resp_data(struct http_resp *resp, int status, const char *content_type
 void http_resp_stream(struct http_resp *resp, int status, const char *content_type,
                       http_stream_fn fn, void *ctx, void (*free_fn)(void *ctx));
 
+/* ---- Server-Sent Events ---- */
+/* Produce the next event into out (use http_sse_format). Return 1 when an event was
+ * written, 0 when none came within timeout_ms (a keep-alive comment is sent), or < 0 to
+ * end the stream. Runs on the connection's thread and may block up to timeout_ms. */
+typedef int (*http_sse_next_fn)(void *ctx, struct buf *out, int timeout_ms);
+/* Answer with text/event-stream fed by next; ctx is freed with free_fn at the end
+ * (including when the client goes away). keepalive_ms: 0 = 15000. */
+void http_resp_sse(struct http_resp *resp, http_sse_next_fn next, void *ctx,
+                   void (*free_fn)(void *ctx), int keepalive_ms);
+/* Append one event: optional "event:" and "id:" lines, then one "data:" line per line of
+ * data, then a blank line. event and id must not contain CR or LF (-EINVAL). */
+int http_sse_format(struct buf *out, const char *event, const char *id, const char *data)
+    __attribute__((warn_unused_result));
+
 /* ---- helpers used by the server and by tests ---- */
 /* Match path against pattern; fills params (values allocated) and returns 1 on match. */
 int http_route_match(const char *pattern, const char *path, struct http_param *params,

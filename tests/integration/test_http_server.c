@@ -1,0 +1,233 @@
+/* test_http_server: the HTTP server in-process: keep-alive, Server-Sent Events, CORS, the
+ * authenticate hook, and graceful shutdown with a request in flight. */
+#include "th_stack.h"
+
+#include <ibx/http.h>
+#include <ibx/ids.h>
+#include <ibx/log.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static struct http_server *srv;
+static char base[64];
+
+static void h_hello(struct http_req *req, struct http_resp *resp)
+{
+    http_resp_json(resp, 200, json_pack("{s:s}", "hello", req->claims.sub));
+}
+
+static void h_slow(struct http_req *req, struct http_resp *resp)
+{
+    usleep(800 * 1000);
+    http_resp_json(resp, 200, json_pack("{s:b}", "finished", 1));
+}
+
+struct ev_state {
+    int sent;
+};
+
+static int ev_next(void *ctx, struct buf *out, int timeout_ms)
+{
+    struct ev_state *e = ctx;
+    static const char *const data[] = {"one", "two\nlines", "three"};
+    if (e->sent == 1 && timeout_ms > 0) {
+        e->sent++; /* one quiet period: the server sends a keep-alive comment */
+        return 0;
+    }
+    int i = e->sent > 1 ? e->sent - 1 : e->sent;
+    if (i >= 3)
+        return -1;
+    char id[16];
+    snprintf(id, sizeof(id), "%d", i);
+    e->sent++;
+    return http_sse_format(out, "progress", id, data[i]) == 0 ? 1 : -1;
+}
+
+static void h_events(struct http_req *req, struct http_resp *resp)
+{
+    struct ev_state *e = calloc(1, sizeof(*e));
+    http_resp_sse(resp, ev_next, e, free, 50);
+}
+
+static int test_auth(void *app, struct http_req *req, const char **why)
+{
+    const char *v = http_req_header(req, "X-Test-Auth");
+    if (!v || strcmp(v, "ok") != 0) {
+        *why = "X-Test-Auth must be ok";
+        return -1;
+    }
+    snprintf(req->claims.sub, sizeof(req->claims.sub), "tester");
+    return 0;
+}
+
+static const struct http_route routes[] = {
+    {"GET", "/hello", h_hello, 0, 0, "auth needed"},
+    {"GET", "/slow", h_slow, 0, HTTP_PUBLIC, "slow"},
+    {"GET", "/events", h_events, 0, HTTP_PUBLIC, "sse"},
+};
+
+static int setup(void **state)
+{
+    log_init("test", LOG_LVL_ERROR);
+    if (ids_init() != 0)
+        return -1;
+    struct http_server_opts o = {
+        .service = "test",
+        .bind_addr = "127.0.0.1",
+        .routes = routes,
+        .nroutes = sizeof(routes) / sizeof(routes[0]),
+        .authenticate = test_auth,
+        .cors_origins = "http://app.example,http://other.example",
+    };
+    if (http_server_start(&o, &srv) != 0)
+        return -1;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)http_server_port(srv));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    http_server_stop(srv, 1000);
+    return 0;
+}
+
+static void test_keep_alive(void **state)
+{
+    const char *one = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons(http_server_port(srv)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(send(fd, one, strlen(one), 0), (ssize_t)strlen(one));
+        char reply[2048];
+        size_t got = 0;
+        /* read until the whole JSON body {"status":"ok"} has arrived */
+        while (got < sizeof(reply) - 1) {
+            ssize_t r = recv(fd, reply + got, sizeof(reply) - 1 - got, 0);
+            assert_true(r > 0); /* the connection stays open between requests */
+            got += (size_t)r;
+            reply[got] = '\0';
+            if (strstr(reply, "{\"status\":\"ok\"}"))
+                break;
+        }
+        assert_non_null(strstr(reply, "HTTP/1.1 200"));
+        assert_null(strstr(reply, "Connection: close"));
+    }
+    close(fd);
+}
+
+static void test_server_sent_events(void **state)
+{
+    char url[128], ct[64];
+    snprintf(url, sizeof(url), "%s/events", base);
+    struct th_resp r;
+    assert_int_equal(th_http("GET", url, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(th_resp_header(&r, "Content-Type", ct, sizeof(ct)), 0);
+    assert_string_equal(ct, "text/event-stream");
+    const char *want = "event: progress\nid: 0\ndata: one\n\n"
+                       ": keep-alive\n\n"
+                       "event: progress\nid: 1\ndata: two\ndata: lines\n\n"
+                       "event: progress\nid: 2\ndata: three\n\n";
+    assert_string_equal(r.body, want);
+    th_resp_free(&r);
+}
+
+static void test_cors(void **state)
+{
+    char url[128], v[128];
+    snprintf(url, sizeof(url), "%s/healthz", base);
+    struct th_resp r;
+    const char *allowed[] = {"Origin: http://app.example", NULL};
+    assert_int_equal(th_http("GET", url, allowed, NULL, &r), 0);
+    assert_int_equal(th_resp_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)), 0);
+    assert_string_equal(v, "http://app.example");
+    th_resp_free(&r);
+    const char *denied[] = {"Origin: http://evil.example", NULL};
+    assert_int_equal(th_http("GET", url, denied, NULL, &r), 0);
+    assert_int_equal(th_resp_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)), -1);
+    th_resp_free(&r);
+    snprintf(url, sizeof(url), "%s/hello", base);
+    const char *pre[] = {"Origin: http://other.example", "Access-Control-Request-Method: GET",
+                         NULL};
+    assert_int_equal(th_http("OPTIONS", url, pre, NULL, &r), 0);
+    assert_int_equal(r.status, 204);
+    assert_int_equal(th_resp_header(&r, "Access-Control-Allow-Methods", v, sizeof(v)), 0);
+    assert_non_null(strstr(v, "GET"));
+    th_resp_free(&r);
+}
+
+static void test_authenticate_hook(void **state)
+{
+    char url[128], v[64];
+    snprintf(url, sizeof(url), "%s/hello", base);
+    struct th_resp r;
+    assert_int_equal(th_http("GET", url, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(json_string_value(json_object_get(r.json, "message")),
+                        "X-Test-Auth must be ok");
+    assert_int_equal(th_resp_header(&r, "WWW-Authenticate", v, sizeof(v)), 0);
+    th_resp_free(&r);
+    const char *ok[] = {"X-Test-Auth: ok", NULL};
+    assert_int_equal(th_http("GET", url, ok, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "hello")), "tester");
+    th_resp_free(&r);
+}
+
+static void *slow_call(void *arg)
+{
+    struct th_resp *r = arg;
+    char url[128];
+    snprintf(url, sizeof(url), "%s/slow", base);
+    if (th_http("GET", url, NULL, NULL, r) != 0)
+        r->status = -1;
+    return NULL;
+}
+
+/* Runs last: drains the server while a request is in flight. */
+static void test_graceful_drain(void **state)
+{
+    struct th_resp r;
+    memset(&r, 0, sizeof(r));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_call, &r), 0);
+    usleep(200 * 1000);
+    http_server_drain(srv);
+    /* no new connections once draining */
+    struct th_resp refused;
+    char url[128];
+    snprintf(url, sizeof(url), "%s/healthz", base);
+    assert_int_equal(th_http("GET", url, NULL, NULL, &refused), -1);
+    th_resp_free(&refused);
+    http_server_stop(srv, 5000);
+    srv = NULL;
+    pthread_join(t, NULL);
+    assert_int_equal(r.status, 200); /* the in-flight request finished */
+    assert_true(json_is_true(json_object_get(r.json, "finished")));
+    th_resp_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keep_alive),     cmocka_unit_test(test_server_sent_events),
+        cmocka_unit_test(test_cors),           cmocka_unit_test(test_authenticate_hook),
+        cmocka_unit_test(test_graceful_drain),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
