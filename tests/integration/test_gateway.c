@@ -2,6 +2,7 @@
  * form), users/me, token attacks, the admin bootstrap, and /api/v1/datasets proxied to the
  * selection service. */
 #include "th_stack.h"
+#include "th_tokens.h"
 
 #include <ibx/auth.h>
 #include <ibx/ids.h>
@@ -19,22 +20,6 @@
 static struct th_stack st;
 static char webdir[300];
 
-/* Tokens "issued" two hours ago, so a ttl of an hour has run out. */
-static long two_hours_ago(void)
-{
-    return (long)time(NULL) - 7200;
-}
-
-/* Issue with ttl seconds; a negative ttl issues a token that expired long ago. */
-static int issue_at(struct auth_keys *k, const struct auth_claims *c, long ttl, char **tok)
-{
-    if (ttl >= 0)
-        return auth_issue(k, c, ttl, tok);
-    auth_set_clock(two_hours_ago);
-    int rc = auth_issue(k, c, 3600, tok);
-    auth_set_clock(NULL);
-    return rc;
-}
 static struct th_svc *gw, *sel;
 static struct auth_keys *keys;
 
@@ -246,7 +231,7 @@ static char *mint_access(const char *sub, long ttl, const char *aud)
     snprintf(c.aud, sizeof(c.aud), "%s", aud);
     snprintf(c.typ, sizeof(c.typ), "access");
     char *t = NULL;
-    assert_int_equal(issue_at(keys, &c, ttl, &t), 0);
+    assert_int_equal(th_issue(keys, &c, ttl, &t), 0);
     return t;
 }
 

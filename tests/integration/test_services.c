@@ -2,6 +2,7 @@
  * requests without a valid internal token; body limits, request ids, config errors and
  * graceful shutdown, against real binaries, PostgreSQL and the dev broker. */
 #include "th_stack.h"
+#include "th_tokens.h"
 
 #include <ibx/auth.h>
 #include <ibx/ids.h>
@@ -18,22 +19,6 @@
 
 static struct th_stack st;
 
-/* Tokens "issued" two hours ago, so a ttl of an hour has run out. */
-static long two_hours_ago(void)
-{
-    return (long)time(NULL) - 7200;
-}
-
-/* Issue with ttl seconds; a negative ttl issues a token that expired long ago. */
-static int issue_at(struct auth_keys *k, const struct auth_claims *c, long ttl, char **tok)
-{
-    if (ttl >= 0)
-        return auth_issue(k, c, ttl, tok);
-    auth_set_clock(two_hours_ago);
-    int rc = auth_issue(k, c, 3600, tok);
-    auth_set_clock(NULL);
-    return rc;
-}
 static const char *const names[] = {"selection", "ml-pipeline", "xai-engine", "model-serving"};
 static const char *const list_paths[] = {"/api/v1/datasets", "/api/v1/experiments",
                                          "/api/v1/explanations", "/api/v1/deployments"};
@@ -68,7 +53,7 @@ static char *mint(const char *aud, const char *typ, long ttl, struct auth_keys *
     snprintf(c.aud, sizeof(c.aud), "%s", aud);
     snprintf(c.typ, sizeof(c.typ), "%s", typ);
     char *tok = NULL;
-    assert_int_equal(issue_at(k ? k : keys, &c, ttl, &tok), 0);
+    assert_int_equal(th_issue(k ? k : keys, &c, ttl, &tok), 0);
     return tok;
 }
 

@@ -1,6 +1,8 @@
 /* pager: paged listing of a user's rows, answered as JSON. */
 #include <ibx/pager.h>
 
+#include <ibx/num.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +14,7 @@ static int pager_long(const char *s, long def, long min, long max, long *out)
         *out = def;
         return 0;
     }
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
+    return num_parse_long(s, min, max, out);
 }
 
 static int pager_query(struct svc *s, const struct pager_spec *spec, const struct http_req *req,

@@ -33,8 +33,8 @@ static const struct config_var gw_vars[] = {
      &gw_state_storage.cfg.admin_password},
     {"IBX_UPSTREAM_TIMEOUT_MS", CONFIG_INT, "30000", 0, "timeout of a proxied request", 100,
      3600000, NULL, &gw_state_storage.cfg.upstream_timeout_ms},
-    {"IBX_WEB_DIR", CONFIG_STR, "services/web/dist", 0, "folder of the web UI's static files", 1,
-     0, NULL, &gw_state_storage.cfg.web_dir},
+    {"IBX_WEB_DIR", CONFIG_STR, "services/web/dist", 0, "folder of the web UI's static files", 1, 0,
+     NULL, &gw_state_storage.cfg.web_dir},
 };
 
 /* Bearer access tokens (aud ibx-api, typ access) for every non-public route. */

@@ -9,7 +9,7 @@
 
 #define WEB_MAX_FILE ((size_t)32 * 1024 * 1024)
 #define WEB_CSP                                                                                    \
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "             \
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "              \
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 static const char *web_content_type(const char *path)

@@ -1,21 +1,12 @@
 /* catalogue: validation of catalogue queries (paging and sorting). */
 #include "selection.h"
 
+#include <ibx/num.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int catalogue_long(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
 
 /* Sort keys accepted by GET /datasets and the SQL they stand for. */
 static const struct {
@@ -40,11 +31,11 @@ const char *catalogue_parse_list(const char *page, const char *page_size, const 
 {
     q->page = 1;
     q->page_size = 12;
-    if (page && catalogue_long(page, 1, 1000000, &q->page) != 0) {
+    if (page && num_parse_long(page, 1, 1000000, &q->page) != 0) {
         snprintf(err, errlen, "page must be an integer of at least 1");
         return err;
     }
-    if (page_size && catalogue_long(page_size, 1, 100, &q->page_size) != 0) {
+    if (page_size && num_parse_long(page_size, 1, 100, &q->page_size) != 0) {
         snprintf(err, errlen, "page_size must be an integer from 1 to 100");
         return err;
     }
