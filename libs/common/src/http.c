@@ -824,6 +824,11 @@ static void http_dispatch(struct http_ctx *c)
         }
         r->authenticated = 1;
     }
+    if (s->opts.admit && s->opts.admit(s->opts.app, r, resp) != 0) {
+        if (resp->status < 400)
+            http_resp_error(resp, 429, "rate_limited", "too many requests; retry later", NULL);
+        return;
+    }
     r->route->fn(r, resp);
 }
 

@@ -204,6 +204,7 @@ static int svc_start_http(struct svc *s)
         .authenticate = def->authenticate ? def->authenticate : svc_auth_internal,
         .ready = svc_ready,
         .fallback = def->fallback,
+        .admit = def->admit,
         .cors_origins = s->cfg.cors_origins,
         .access_log = s->cfg.access_log,
     };

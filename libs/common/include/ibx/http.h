@@ -32,6 +32,10 @@ typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp);
 
 /* Fill req->claims and return 0, or return <0 and set *why (a static string). */
 typedef int (*http_auth_fn)(void *app, struct http_req *req, const char **why);
+/* Admission after authentication (or for public routes, without it) and before the
+ * handler: rate limits, quotas. Return 0 to go on (it may add headers to resp, e.g.
+ * RateLimit-*), or < 0 after setting resp (e.g. 429 with Retry-After) to stop. */
+typedef int (*http_admit_fn)(void *app, struct http_req *req, struct http_resp *resp);
 /* 0 when ready; otherwise <0 and *why names the dependency that is not reachable. */
 typedef int (*http_ready_fn)(void *app, const char **why);
 
@@ -105,6 +109,7 @@ struct http_server_opts {
     http_auth_fn authenticate; /* called for every route without HTTP_PUBLIC */
     http_ready_fn ready;       /* NULL = always ready */
     http_handler_fn fallback;  /* GET/HEAD that no route matches (static files); NULL = 404 */
+    http_admit_fn admit;       /* NULL = admit everything */
     const char *cors_origins;  /* comma-separated allow-list; NULL or "" = no CORS */
     unsigned conn_limit;       /* 0 = 4096 */
     unsigned conn_timeout_s;   /* idle timeout; 0 = 60 */

@@ -35,6 +35,7 @@ struct svc_def {
     size_t nvars;
     http_auth_fn authenticate;   /* NULL: internal token (svc_auth_internal) */
     http_handler_fn fallback;    /* GET/HEAD no route matches (the gateway's web UI) */
+    http_admit_fn admit;         /* rate limits / quotas before each handler (gateway) */
     int (*init)(struct svc *s);  /* after db/bus/keys are ready, before listening */
     void (*fini)(struct svc *s); /* after the server stopped, before bus/db close */
 };
