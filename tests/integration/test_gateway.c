@@ -340,7 +340,7 @@ static void test_web_ui_files(void **state)
         {"/missing.js", 404, "application/json", "not_found"},
         {"/.secret", 404, "application/json", "not_found"},
         {"/api/v1/nothing", 404, "application/json", "not_found"},
-        {"/v1/models", 404, "application/json", "not_found"},
+        {"/v1/models", 401, "application/json", "unauthorized"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct th_resp r;

@@ -38,6 +38,9 @@ struct http_ctx {
     int started;     /* the access handler has seen this request */
     int queued;      /* a response was queued early (413) */
     int over_limit;
+    int discard;   /* drop the rest of the body, answer at its end */
+    int streaming; /* HTTP_STREAM_BODY: chunks go to req.body_chunk */
+    int ended;     /* req.body_end was called */
     size_t max_body;
     size_t discarded; /* bytes of an over-limit body read and dropped */
 };
@@ -832,6 +835,54 @@ static void http_dispatch(struct http_ctx *c)
     r->route->fn(r, resp);
 }
 
+static void http_body_end(struct http_ctx *c, struct http_resp *resp)
+{
+    if (c->ended || !c->req.body_end)
+        return;
+    c->ended = 1;
+    c->req.body_end(c->req.body_ctx, resp);
+}
+
+/* First call for an HTTP_STREAM_BODY route: run the handler now. */
+static void http_stream_begin(struct http_ctx *c)
+{
+    http_dispatch(c);
+    if (c->resp.status || !c->req.body_chunk) {
+        c->discard = 1; /* answered (or refused) already: drop any body */
+        http_body_end(c, NULL);
+    } else {
+        c->streaming = 1;
+    }
+}
+
+/* A chunk of body: stream it, buffer it, or drop it. 1 when the 413 must go now. */
+static int http_take_body(struct http_ctx *c, const char *data, size_t n)
+{
+    c->req.body_seen += n;
+    if (c->discard || c->over_limit) {
+        c->discarded += n;
+        return c->discarded > HTTP_DISCARD_MAX;
+    }
+    if (c->req.body_seen > c->max_body) {
+        c->over_limit = 1;
+        http_body_end(c, NULL);
+        buf_release(&c->req.body);
+        http_too_large(c);
+        return 0;
+    }
+    if (c->streaming) {
+        if (c->req.body_chunk(c->req.body_ctx, data, n) < 0)
+            c->discard = 1; /* the handler answers from body_end */
+        return 0;
+    }
+    if (buf_append(&c->req.body, data, n) != 0) {
+        c->over_limit = 1;
+        buf_release(&c->req.body);
+        http_too_large(c);
+    }
+    return 0;
+}
+
 static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                        const char *method, const char *version,
                                        const char *upload_data, size_t *upload_data_size,
@@ -849,6 +900,8 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
             http_too_large(c);
             return http_send(c, conn);
         }
+        if (c->req.route && (c->req.route->flags & HTTP_STREAM_BODY))
+            http_stream_begin(c);
         return MHD_YES;
     }
     if (c->queued) {
@@ -858,20 +911,11 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (c->over_limit) {
-            /* Read and drop the rest so the client sees the 413 (closing with unread
-             * data makes the kernel reset the connection). Past a bound, close anyway. */
-            c->discarded += n;
-            return c->discarded > HTTP_DISCARD_MAX ? http_send(c, conn) : MHD_YES;
-        }
-        if (buf_append(&c->req.body, upload_data, n) != 0) {
-            c->over_limit = 1;
-            buf_release(&c->req.body);
-            http_too_large(c);
-        }
-        return MHD_YES;
+        return http_take_body(c, upload_data, n) ? http_send(c, conn) : MHD_YES;
     }
-    if (!c->over_limit)
+    if (c->streaming && !c->over_limit)
+        http_body_end(c, &c->resp);
+    else if (!c->over_limit && !c->discard)
         http_dispatch(c);
     return http_send(c, conn);
 }
@@ -915,6 +959,8 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
     if (!c)
         return;
     *con_cls = NULL;
+    if (c->started)
+        http_body_end(c, NULL); /* abandoned mid-body: let the handler let go */
     if (!c->started) {
         free(c->req.raw_uri);
         free(c);

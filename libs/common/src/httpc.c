@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define POOL_MAX        32 /* idle easy handles kept; extra ones are cleaned up */
 #define METHOD_MAX      32 /* longest method token accepted */
@@ -38,6 +39,7 @@ struct xfer {
     long status;                      /* of the response being read */
     int done;                         /* headers of the final response complete */
     int err;                          /* first error raised in a callback */
+    int pull;                         /* pull mode: no size cap on the body buffer */
 };
 
 /* ---- global state -------------------------------------------------------- */
@@ -97,8 +99,11 @@ undo_global:
     return rc;
 }
 
+static void pull_pool_drain(void);
+
 void httpc_global_cleanup(void)
 {
+    pull_pool_drain();
     if (!ready)
         return;
     ready = 0;
@@ -495,7 +500,7 @@ static CURLcode set_io(CURL *h, struct xfer *x, struct curl_slist *headers)
     if (!c)
         c = curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     /* refuses up front a response whose Content-Length is over the limit */
-    if (!c && x->body && (uint64_t)x->body->limit <= (uint64_t)INT64_MAX)
+    if (!c && x->body && !x->pull && (uint64_t)x->body->limit <= (uint64_t)INT64_MAX)
         c = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->body->limit);
     return c;
 }
@@ -708,4 +713,268 @@ free_lines:
 free_text:
     free(text);
     return rc;
+}
+
+/* ---- pull-style transfers ------------------------------------------------ */
+
+#define PULL_POOL_MAX 64
+#define PULL_STALL_S  120L
+
+struct pull_pair {
+    CURLM *m;
+    CURL *h;
+};
+
+static pthread_mutex_t pull_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pull_pair pull_pool[PULL_POOL_MAX];
+static size_t pull_n;
+
+struct httpc_pull {
+    struct pull_pair pair;
+    struct xfer x;
+    struct curl_slist *headers;
+    struct buf in; /* response body received and not yet read */
+    size_t in_off;
+    const char *out; /* request body bytes being pushed */
+    size_t out_len, out_off;
+    int out_end, paused, added, finished, result;
+};
+
+static void pull_pool_drain(void)
+{
+    pthread_mutex_lock(&pull_mu);
+    while (pull_n > 0) {
+        struct pull_pair *pp = &pull_pool[--pull_n];
+        curl_easy_cleanup(pp->h);
+        curl_multi_cleanup(pp->m);
+    }
+    pthread_mutex_unlock(&pull_mu);
+}
+
+static int pull_pair_take(struct pull_pair *out)
+{
+    pthread_mutex_lock(&pull_mu);
+    if (pull_n > 0) {
+        *out = pull_pool[--pull_n];
+        pthread_mutex_unlock(&pull_mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&pull_mu);
+    out->m = curl_multi_init();
+    out->h = curl_easy_init();
+    if (out->m && out->h)
+        return 0;
+    curl_multi_cleanup(out->m);
+    curl_easy_cleanup(out->h);
+    return -ENOMEM;
+}
+
+/* A pair goes back only after a clean, finished transfer: its connection is reusable. */
+static void pull_pair_give(struct pull_pair *pp, int reusable)
+{
+    curl_easy_reset(pp->h);
+    pthread_mutex_lock(&pull_mu);
+    if (reusable && pull_n < PULL_POOL_MAX) {
+        pull_pool[pull_n++] = *pp;
+        pp->m = NULL;
+        pp->h = NULL;
+    }
+    pthread_mutex_unlock(&pull_mu);
+    curl_easy_cleanup(pp->h);
+    curl_multi_cleanup(pp->m);
+}
+
+static size_t pull_read_cb(char *dst, size_t size, size_t n, void *ud)
+{
+    struct httpc_pull *p = ud;
+    size_t avail = p->out_len - p->out_off, cap = size * n;
+    if (avail == 0) {
+        if (p->out_end)
+            return 0;
+        p->paused = 1;
+        return CURL_READFUNC_PAUSE;
+    }
+    size_t k = avail < cap ? avail : cap;
+    memcpy(dst, p->out + p->out_off, k);
+    p->out_off += k;
+    return k;
+}
+
+static CURLcode pull_set_stream_body(CURL *h, const struct httpc_req *r, struct httpc_pull *p)
+{
+    CURLcode c = curl_easy_setopt(h, CURLOPT_POST, 1L);
+    if (!c && strcmp(r->method, "POST") != 0)
+        c = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+    if (!c)
+        c = curl_easy_setopt(h, CURLOPT_READFUNCTION, pull_read_cb);
+    if (!c)
+        c = curl_easy_setopt(h, CURLOPT_READDATA, p);
+    if (!c)
+        c = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_size);
+    return c;
+}
+
+static CURLcode pull_setup(struct httpc_pull *p, const struct httpc_req *r, int streamed)
+{
+    CURL *h = p->pair.h;
+    CURLcode c = set_transport(h, r);
+    if (!c) /* the header wait is ours (httpc_pull_headers); curl watches for stalls */
+        c = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 0L);
+    if (!c)
+        c = curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    if (!c)
+        c = curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, PULL_STALL_S);
+    if (!c)
+        c = set_io(h, &p->x, p->headers);
+    if (!c)
+        c = streamed ? pull_set_stream_body(h, r, p) : set_method(h, r, &p->x);
+    return c;
+}
+
+int httpc_pull_start(const struct httpc_req *r, int streamed_body, struct httpc_pull **out)
+{
+    if (!ready || !r || !out || (streamed_body && (r->body || r->body_reader)))
+        return -EINVAL;
+    int rc = check_req(r);
+    if (rc)
+        return rc;
+    struct httpc_pull *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    buf_init(&p->in, (size_t)1 << 40);
+    xfer_init(&p->x, r, NULL, &p->in);
+    p->x.pull = 1;
+    rc = build_headers(r, &p->headers);
+    if (rc == 0)
+        rc = pull_pair_take(&p->pair);
+    if (rc == 0 && pull_setup(p, r, streamed_body) != CURLE_OK)
+        rc = -EINVAL;
+    if (rc == 0 && curl_multi_add_handle(p->pair.m, p->pair.h) != CURLM_OK)
+        rc = -EIO;
+    if (rc) {
+        httpc_pull_free(p);
+        return rc;
+    }
+    p->added = 1;
+    *out = p;
+    return 0;
+}
+
+/* One round: let curl work, note completion, then wait for activity (bounded). */
+static int pull_step(struct httpc_pull *p, int wait_ms)
+{
+    int running = 0;
+    if (curl_multi_perform(p->pair.m, &running) != CURLM_OK)
+        return -EIO;
+    int left = 0;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(p->pair.m, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        p->finished = 1;
+        p->result = p->x.err ? p->x.err : map_result(msg->data.result);
+        if (p->result == 0 && !p->x.done)
+            p->result = -EIO;
+    }
+    if (!p->finished && wait_ms > 0 &&
+        curl_multi_poll(p->pair.m, NULL, 0, wait_ms, NULL) != CURLM_OK)
+        return -EIO;
+    return 0;
+}
+
+int httpc_pull_write(struct httpc_pull *p, const void *data, size_t len)
+{
+    p->out = data;
+    p->out_len = len;
+    p->out_off = 0;
+    while (!p->finished && p->out_off < p->out_len) {
+        if (p->paused) {
+            p->paused = 0;
+            curl_easy_pause(p->pair.h, CURLPAUSE_CONT);
+        }
+        int rc = pull_step(p, p->out_off < p->out_len ? 100 : 0);
+        if (rc)
+            return rc;
+    }
+    p->out = NULL;
+    p->out_len = p->out_off = 0;
+    return p->finished && p->result ? p->result : 0;
+}
+
+int httpc_pull_write_end(struct httpc_pull *p)
+{
+    p->out_end = 1;
+    if (p->paused) {
+        p->paused = 0;
+        curl_easy_pause(p->pair.h, CURLPAUSE_CONT);
+    }
+    return p->finished && p->result ? p->result : 0;
+}
+
+int httpc_pull_headers(struct httpc_pull *p, long *status, const struct httpc_headers **h)
+{
+    long limit = p->x.req->timeout_ms;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!p->x.done && !p->finished) {
+        int rc = pull_step(p, 100);
+        if (rc)
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (limit > 0 && ms > limit && !p->x.done)
+            return -ETIMEDOUT;
+    }
+    if (!p->x.done)
+        return p->result ? p->result : -EIO;
+    *status = p->x.status;
+    *h = &p->x.hdrs;
+    return 0;
+}
+
+int httpc_pull_buffer(struct httpc_pull *p, size_t max, const struct buf **body)
+{
+    while (!p->finished && p->in.len - p->in_off <= max) {
+        int rc = pull_step(p, 100);
+        if (rc)
+            return rc;
+    }
+    if (p->finished && p->result)
+        return p->result;
+    *body = &p->in;
+    return p->finished;
+}
+
+ssize_t httpc_pull_read(struct httpc_pull *p, char *dst, size_t max)
+{
+    while (p->in.len == p->in_off && !p->finished) {
+        int rc = pull_step(p, 100);
+        if (rc)
+            return rc;
+    }
+    size_t avail = p->in.len - p->in_off;
+    if (avail == 0)
+        return p->result ? p->result : 0;
+    size_t k = avail < max ? avail : max;
+    memcpy(dst, p->in.data + p->in_off, k);
+    p->in_off += k;
+    if (p->in_off == p->in.len) {
+        buf_reset(&p->in);
+        p->in_off = 0;
+    }
+    return (ssize_t)k;
+}
+
+void httpc_pull_free(struct httpc_pull *p)
+{
+    if (!p)
+        return;
+    if (p->added)
+        curl_multi_remove_handle(p->pair.m, p->pair.h);
+    if (p->pair.h || p->pair.m)
+        pull_pair_give(&p->pair, p->finished && p->result == 0);
+    curl_slist_free_all(p->headers);
+    buf_release(&p->in);
+    buf_release(&p->x.hdrs.raw);
+    free(p);
 }

@@ -1,16 +1,139 @@
-/* proxy: forwards API routes to the owning service with a freshly minted internal token. */
+/* proxy: streams API routes to the owning service with a freshly minted internal token.
+ *
+ * The request body is pushed upstream as it arrives and the response is pulled as the
+ * client reads it (httpc_pull), so neither is held whole: 1 GB uploads, downloads and
+ * Server-Sent Events pass through. A small response that is complete when its headers
+ * arrive is sent in one piece with a Content-Length. Connect failures of idempotent
+ * requests are retried once; each upstream has a circuit breaker (state in /metrics). */
 #include "gateway.h"
 
 #include <ibx/httpc.h>
 #include <ibx/log.h>
+#include <ibx/metrics.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
-#define PROXY_MAX_RESPONSE ((size_t)256 * 1024 * 1024)
+#define PROXY_BUFFERED_MAX (64 * 1024) /* a complete body up to this size goes in one piece */
+#define PROXY_HEADER_LINES 10
+#define BREAKER_FAILURES   5     /* consecutive failures that open the circuit */
+#define BREAKER_OPEN_MS    10000 /* how long it stays open before one trial request */
+
+enum breaker_state { BREAKER_CLOSED = 0, BREAKER_OPEN = 1, BREAKER_HALF_OPEN = 2 };
+
+struct breaker {
+    const char *name;
+    pthread_mutex_t mu;
+    enum breaker_state state;
+    int failures;
+    long long opened_ms;
+    int trial_out; /* a half-open trial request is in flight */
+};
+
+static struct breaker breakers[] = {
+    {"selection", PTHREAD_MUTEX_INITIALIZER, BREAKER_CLOSED, 0, 0, 0},
+    {"ml-pipeline", PTHREAD_MUTEX_INITIALIZER, BREAKER_CLOSED, 0, 0, 0},
+    {"xai-engine", PTHREAD_MUTEX_INITIALIZER, BREAKER_CLOSED, 0, 0, 0},
+    {"model-serving", PTHREAD_MUTEX_INITIALIZER, BREAKER_CLOSED, 0, 0, 0},
+};
+
+struct upstream {
+    const char *prefix;
+    size_t cfg_off; /* offset of the base URL in struct gw_config */
+    struct breaker *breaker;
+};
+
+static const struct upstream upstreams[] = {
+    {"/api/v1/datasets", offsetof(struct gw_config, selection_url), &breakers[0]},
+    {"/api/v1/projects", offsetof(struct gw_config, selection_url), &breakers[0]},
+    {"/api/v1/experiments", offsetof(struct gw_config, pipeline_url), &breakers[1]},
+    {"/api/v1/pipelines", offsetof(struct gw_config, pipeline_url), &breakers[1]},
+    {"/api/v1/algorithms", offsetof(struct gw_config, pipeline_url), &breakers[1]},
+    {"/api/v1/advice", offsetof(struct gw_config, pipeline_url), &breakers[1]},
+    {"/api/v1/explanations", offsetof(struct gw_config, xai_url), &breakers[2]},
+    {"/api/v1/models", offsetof(struct gw_config, serving_url), &breakers[3]},
+    {"/api/v1/deployments", offsetof(struct gw_config, serving_url), &breakers[3]},
+    {"/api/v1/review", offsetof(struct gw_config, serving_url), &breakers[3]},
+    {"/api/v1/llm", offsetof(struct gw_config, serving_url), &breakers[3]},
+    {"/v1", offsetof(struct gw_config, serving_url), &breakers[3]},
+    {"/v2", offsetof(struct gw_config, serving_url), &breakers[3]},
+};
+
+/* One proxied request, owned by the http request (body_ctx) and then by the response
+ * stream when the body is streamed out. */
+struct proxy_job {
+    struct svc *svc;
+    const struct upstream *up;
+    struct httpc_req req;
+    struct httpc_pull *pull;
+    char url[4096];
+    char lines[PROXY_HEADER_LINES][1100];
+    const char *hdrs[PROXY_HEADER_LINES + 1];
+    int streamed_body;
+    int failed; /* error already counted against the breaker */
+    int err;
+};
+
+static long long proxy_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ circuit breaker */
+
+static void breaker_publish(const struct breaker *b)
+{
+    char labels[64];
+    snprintf(labels, sizeof(labels), "upstream=\"%s\"", b->name);
+    metrics_gauge_set("gateway_upstream_circuit_state",
+                      "circuit breaker per upstream: 0 closed, 1 open, 2 half-open", labels,
+                      (double)b->state);
+}
+
+/* 0 when a request may go, -EAGAIN when the circuit is open. */
+static int breaker_admit(struct breaker *b)
+{
+    int rc = 0;
+    pthread_mutex_lock(&b->mu);
+    if (b->state == BREAKER_OPEN && proxy_now_ms() - b->opened_ms >= BREAKER_OPEN_MS) {
+        b->state = BREAKER_HALF_OPEN;
+        b->trial_out = 0;
+    }
+    if (b->state == BREAKER_OPEN || (b->state == BREAKER_HALF_OPEN && b->trial_out))
+        rc = -EAGAIN;
+    else if (b->state == BREAKER_HALF_OPEN)
+        b->trial_out = 1;
+    breaker_publish(b);
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+static void breaker_result(struct breaker *b, int ok)
+{
+    pthread_mutex_lock(&b->mu);
+    if (ok) {
+        b->failures = 0;
+        b->state = BREAKER_CLOSED;
+    } else if (b->state == BREAKER_HALF_OPEN || ++b->failures >= BREAKER_FAILURES) {
+        if (b->state != BREAKER_OPEN)
+            log_warn("circuit to %s opened after %d failures", b->name, b->failures);
+        b->state = BREAKER_OPEN;
+        b->opened_ms = proxy_now_ms();
+    }
+    b->trial_out = 0;
+    breaker_publish(b);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ------------------------------------------------------------------ requests */
 
 int proxy_internal_token(struct svc *s, const struct http_req *req, char **out)
 {
@@ -26,82 +149,91 @@ int proxy_internal_token(struct svc *s, const struct http_req *req, char **out)
     return auth_issue(s->keys, &c, SVC_INTERNAL_TTL, out);
 }
 
-/* The upstream base URL for a path, by prefix (see ARCHITECTURE.md). */
-static const char *proxy_upstream(const struct gw *g, const char *path)
+static const struct upstream *proxy_upstream(const char *path)
 {
-    static const struct {
-        const char *prefix;
-        size_t off;
-    } table[] = {
-        {"/api/v1/datasets", offsetof(struct gw_config, selection_url)},
-        {"/api/v1/projects", offsetof(struct gw_config, selection_url)},
-        {"/api/v1/experiments", offsetof(struct gw_config, pipeline_url)},
-        {"/api/v1/pipelines", offsetof(struct gw_config, pipeline_url)},
-        {"/api/v1/algorithms", offsetof(struct gw_config, pipeline_url)},
-        {"/api/v1/explanations", offsetof(struct gw_config, xai_url)},
-        {"/api/v1/models", offsetof(struct gw_config, serving_url)},
-        {"/api/v1/deployments", offsetof(struct gw_config, serving_url)},
-    };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        size_t n = strlen(table[i].prefix);
-        if (strncmp(path, table[i].prefix, n) == 0 && (path[n] == '\0' || path[n] == '/'))
-            return *(const char *const *)(const void *)((const char *)&g->cfg + table[i].off);
+    for (size_t i = 0; i < sizeof(upstreams) / sizeof(upstreams[0]); i++) {
+        size_t n = strlen(upstreams[i].prefix);
+        if (strncmp(path, upstreams[i].prefix, n) == 0 && (path[n] == '\0' || path[n] == '/'))
+            return &upstreams[i];
     }
     return NULL;
 }
 
-/* Request headers for the upstream call; strings are owned by lines[]. */
-static void proxy_headers(const struct http_req *req, const char *token, char lines[][1100],
-                          const char **hdrs)
+static const char *proxy_base(const struct gw *g, const struct upstream *up)
 {
-    static const char *const pass[] = {"Content-Type", "Accept", "Accept-Language"};
-    size_t n = 0;
-    snprintf(lines[n], sizeof(lines[n]), "Authorization: Bearer %s", token);
-    hdrs[n] = lines[n];
-    n++;
-    snprintf(lines[n], sizeof(lines[n]), "X-Request-Id: %s", req->request_id);
-    hdrs[n] = lines[n];
-    n++;
-    snprintf(lines[n], sizeof(lines[n]), "X-Forwarded-For: %s", req->client_ip);
-    hdrs[n] = lines[n];
-    n++;
-    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
-        const char *v = http_req_header(req, pass[i]);
-        if (v && strlen(v) < 1000 && !strpbrk(v, "\r\n")) {
-            snprintf(lines[n], sizeof(lines[n]), "%s: %s", pass[i], v);
-            hdrs[n] = lines[n];
-            n++;
-        }
-    }
-    hdrs[n] = NULL;
+    return *(const char *const *)(const void *)((const char *)&g->cfg + up->cfg_off);
 }
 
-static void proxy_copy_response(struct httpc_resp *up, struct http_resp *resp)
+static void proxy_add_line(struct proxy_job *j, size_t *n, const char *name, const char *value)
 {
-    static const char *const pass[] = {"Content-Disposition", "Location", "Retry-After", "ETag",
-                                       "Cache-Control"};
-    const char *ct = up->content_type ? up->content_type : "application/octet-stream";
-    /* content_type must outlive the handler: keep JSON as the static string we know */
-    http_resp_data(resp, (int)up->status,
-                   strncmp(ct, "application/json", 16) == 0 ? "application/json" : NULL,
-                   up->body.data ? up->body.data : "", up->body.len);
-    if (strncmp(ct, "application/json", 16) != 0)
-        http_resp_header(resp, "Content-Type", ct);
-    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
-        const char *v = httpc_header_get(&up->headers, pass[i]);
-        if (v)
-            http_resp_header(resp, pass[i], v);
-    }
+    if (*n >= PROXY_HEADER_LINES || !value || strlen(value) >= 1000 || strpbrk(value, "\r\n"))
+        return;
+    snprintf(j->lines[*n], sizeof(j->lines[*n]), "%s: %s", name, value);
+    j->hdrs[*n] = j->lines[*n];
+    (*n)++;
+}
+
+/* Upstream request headers. Client-sent Authorization and any internal header are never
+ * forwarded: the only credential upstream sees is the internal token. */
+static void proxy_headers(struct proxy_job *j, const struct http_req *req, const char *token)
+{
+    static const char *const pass[] = {"Content-Type", "Accept", "Accept-Language",
+                                       "Last-Event-ID"};
+    size_t n = 0;
+    char bearer[1100];
+    snprintf(bearer, sizeof(bearer), "Bearer %s", token);
+    proxy_add_line(j, &n, "Authorization", bearer);
+    explicit_bzero(bearer, sizeof(bearer));
+    proxy_add_line(j, &n, "X-Request-Id", req->request_id);
+    proxy_add_line(j, &n, "X-Forwarded-For", req->client_ip);
+    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++)
+        proxy_add_line(j, &n, pass[i], http_req_header(req, pass[i]));
+    const char *cl = http_req_header(req, "Content-Length");
+    if (j->streamed_body)
+        proxy_add_line(j, &n, "Content-Length", cl);
+    j->hdrs[n] = NULL;
 }
 
 static int proxy_idempotent(const char *method)
 {
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
-           strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0;
+           strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0 ||
+           strcmp(method, "OPTIONS") == 0;
 }
 
-static void proxy_fail(struct http_resp *resp, int rc, const char *upstream)
+/* A body follows when the client declared one (Content-Length > 0 or chunked). */
+static int proxy_has_body(const struct http_req *req, long long *size)
 {
+    const char *te = http_req_header(req, "Transfer-Encoding");
+    const char *cl = http_req_header(req, "Content-Length");
+    *size = -1;
+    if (te && strcasecmp(te, "identity") != 0)
+        return 1;
+    if (!cl)
+        return 0;
+    char *end = NULL;
+    long long v = strtoll(cl, &end, 10);
+    if (end == cl || *end || v < 0)
+        return 0;
+    *size = v;
+    return v > 0;
+}
+
+static void proxy_job_free(void *ctx)
+{
+    struct proxy_job *j = ctx;
+    if (!j)
+        return;
+    httpc_pull_free(j->pull);
+    explicit_bzero(j->lines[0], sizeof(j->lines[0]));
+    free(j);
+}
+
+static void proxy_fail(struct http_resp *resp, struct proxy_job *j, int rc)
+{
+    if (!j->failed)
+        breaker_result(j->up->breaker, 0);
+    j->failed = 1;
     if (rc == -ECONNREFUSED)
         http_resp_error(resp, 503, "upstream_unavailable",
                         "the service behind this route is not reachable; retry shortly", NULL);
@@ -111,44 +243,165 @@ static void proxy_fail(struct http_resp *resp, int rc, const char *upstream)
     else
         http_resp_error(resp, 502, "bad_gateway",
                         "the service behind this route gave no valid answer", NULL);
-    log_warn("upstream %s failed: %s", upstream, strerror(-rc));
+    log_warn("upstream %s failed: %s", j->up->breaker->name, strerror(-rc));
+}
+
+/* ------------------------------------------------------------------ response */
+
+static ssize_t proxy_stream_out(void *ctx, uint64_t pos, char *out, size_t max)
+{
+    struct proxy_job *j = ctx;
+    ssize_t n = httpc_pull_read(j->pull, out, max);
+    if (n == 0)
+        return HTTP_STREAM_END;
+    if (n < 0) {
+        log_warn("upstream %s broke off a streamed response: %s", j->up->breaker->name,
+                 strerror((int)-n));
+        return HTTP_STREAM_ERROR;
+    }
+    return n;
+}
+
+static void proxy_copy_headers(const struct httpc_headers *h, struct http_resp *resp)
+{
+    static const char *const pass[] = {
+        "Content-Disposition", "Location",      "Retry-After",     "ETag",
+        "Cache-Control",       "Last-Modified", "RateLimit-Limit", "RateLimit-Remaining",
+        "RateLimit-Reset"};
+    const char *ct = httpc_header_get(h, "Content-Type");
+    if (ct)
+        http_resp_header(resp, "Content-Type", ct);
+    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+        const char *v = httpc_header_get(h, pass[i]);
+        if (v)
+            http_resp_header(resp, pass[i], v);
+    }
+}
+
+/* Headers are in: answer in one piece when the body is already complete and small,
+ * otherwise stream it. Takes ownership of j. */
+static void proxy_answer(struct proxy_job *j, struct http_resp *resp)
+{
+    long status = 0;
+    const struct httpc_headers *h = NULL;
+    int rc = httpc_pull_headers(j->pull, &status, &h);
+    if (rc) {
+        proxy_fail(resp, j, rc);
+        proxy_job_free(j);
+        return;
+    }
+    breaker_result(j->up->breaker, status < 500 || status == 501);
+    j->failed = 1; /* counted */
+    const char *ct = httpc_header_get(h, "Content-Type");
+    int sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+    const struct buf *body = NULL;
+    rc = sse ? 0 : httpc_pull_buffer(j->pull, PROXY_BUFFERED_MAX, &body);
+    if (rc < 0) {
+        proxy_fail(resp, j, rc);
+        proxy_job_free(j);
+        return;
+    }
+    if (rc == 1) {
+        http_resp_data(resp, (int)status, NULL, body->data ? body->data : "", body->len);
+        proxy_copy_headers(h, resp);
+        proxy_job_free(j);
+        return;
+    }
+    http_resp_stream(resp, (int)status, NULL, proxy_stream_out, j, proxy_job_free);
+    proxy_copy_headers(h, resp);
+    if (sse)
+        http_resp_header(resp, "X-Accel-Buffering", "no");
+}
+
+/* ------------------------------------------------------------------ body streaming */
+
+static int proxy_body_chunk(void *ctx, const char *data, size_t len)
+{
+    struct proxy_job *j = ctx;
+    if (j->err)
+        return -1;
+    int rc = httpc_pull_write(j->pull, data, len);
+    if (rc) {
+        j->err = rc; /* e.g. the upstream answered early: its answer comes from body_end */
+        return -1;
+    }
+    return 0;
+}
+
+static void proxy_body_end(void *ctx, struct http_resp *resp)
+{
+    struct proxy_job *j = ctx;
+    if (!resp) { /* abandoned: the upstream transfer is aborted with the job */
+        proxy_job_free(j);
+        return;
+    }
+    if (j->streamed_body && httpc_pull_write_end(j->pull) != 0 && !j->err)
+        j->err = -EIO;
+    proxy_answer(j, resp);
+}
+
+/* ------------------------------------------------------------------ handler */
+
+static int proxy_start(struct proxy_job *j, const struct http_req *req)
+{
+    httpc_req_init(&j->req, req->method, j->url);
+    j->req.headers = j->hdrs;
+    j->req.timeout_ms = ((const struct gw *)j->svc->app)->cfg.upstream_timeout_ms;
+    long long size = -1;
+    j->streamed_body = proxy_has_body(req, &size);
+    j->req.body_size = j->streamed_body ? size : -1;
+    int rc = httpc_pull_start(&j->req, j->streamed_body, &j->pull);
+    /* a connect failure shows up when driven: retry idempotent bodiless requests once */
+    if (rc == 0 && !j->streamed_body && proxy_idempotent(req->method)) {
+        long status;
+        const struct httpc_headers *h;
+        rc = httpc_pull_headers(j->pull, &status, &h);
+        if (rc == -ECONNREFUSED) {
+            httpc_pull_free(j->pull);
+            j->pull = NULL;
+            rc = httpc_pull_start(&j->req, 0, &j->pull);
+        } else {
+            rc = 0; /* any other outcome is read again in proxy_answer */
+        }
+    }
+    return rc;
 }
 
 void proxy_handle(struct http_req *req, struct http_resp *resp)
 {
     struct svc *s = req->app;
-    struct gw *g = s->app;
-    const char *base = proxy_upstream(g, req->path);
-    if (!base) {
+    const struct upstream *up = proxy_upstream(req->path);
+    if (!up) {
         http_resp_error(resp, 404, "not_found", "no service serves this route", NULL);
         return;
     }
+    if (breaker_admit(up->breaker) != 0) {
+        http_resp_error(resp, 503, "circuit_open",
+                        "the service behind this route is failing; retry shortly", NULL);
+        http_resp_header(resp, "Retry-After", "10");
+        return;
+    }
+    struct proxy_job *j = calloc(1, sizeof(*j));
     char *token = NULL;
-    if (proxy_internal_token(s, req, &token) != 0) {
-        http_resp_errno(resp, -ENOMEM, "could not mint the internal token");
+    if (!j || proxy_internal_token(s, req, &token) != 0) {
+        free(j);
+        http_resp_errno(resp, -ENOMEM, "could not prepare the upstream request");
         return;
     }
-    char url[4096], lines[8][1100];
-    const char *hdrs[9];
-    snprintf(url, sizeof(url), "%s%s", base, req->raw_uri);
-    proxy_headers(req, token, lines, hdrs);
-    struct httpc_req r;
-    httpc_req_init(&r, req->method, url);
-    r.headers = hdrs;
-    r.body = req->body.data;
-    r.body_len = req->body.len;
-    r.timeout_ms = g->cfg.upstream_timeout_ms;
-    r.max_response = PROXY_MAX_RESPONSE;
-    struct httpc_resp up;
-    int rc = httpc_do(&r, &up);
-    if (rc == -ECONNREFUSED && proxy_idempotent(req->method))
-        rc = httpc_do(&r, &up);
+    j->svc = s;
+    j->up = up;
+    snprintf(j->url, sizeof(j->url), "%s%s", proxy_base(s->app, up), req->raw_uri);
+    long long size;
+    j->streamed_body = proxy_has_body(req, &size);
+    proxy_headers(j, req, token);
     free(token);
-    explicit_bzero(lines[0], sizeof(lines[0]));
+    int rc = proxy_start(j, req);
     if (rc) {
-        proxy_fail(resp, rc, base);
+        proxy_fail(resp, j, rc);
+        proxy_job_free(j);
         return;
     }
-    proxy_copy_response(&up, resp);
-    httpc_resp_release(&up);
+    req->body_chunk = proxy_body_chunk;
+    req->body_end = proxy_body_end;
+    req->body_ctx = j;
 }

@@ -200,32 +200,31 @@ static void h_me(struct http_req *req, struct http_resp *resp)
         http_resp_json(resp, 200, gw_user_json(&u));
 }
 
+/* Proxied routes stream their bodies both ways (see proxy.c); 1 GiB per request. */
 #define PROXY(m, p)                                                                                \
     {                                                                                              \
-        m, p, proxy_handle, 0, 0, "proxied to the owning service"                                  \
+        m, p, proxy_handle, (size_t)1 << 30, HTTP_STREAM_BODY, "proxied to the owning service"     \
     }
+#define PROXY_ALL(p)                                                                               \
+    PROXY("GET", p), PROXY("POST", p), PROXY("PUT", p), PROXY("PATCH", p), PROXY("DELETE", p)
 
 const struct http_route gw_routes[] = {
     {"POST", "/api/v1/auth/register", h_register, 0, HTTP_PUBLIC, "create an account and sign in"},
     {"POST", "/api/v1/auth/login", h_login, 0, HTTP_PUBLIC,
      "sign in with JSON {email,password} or the OAuth2 password form"},
     {"GET", "/api/v1/users/me", h_me, 0, 0, "the signed-in user"},
-    PROXY("GET", "/api/v1/datasets/{rest*}"),
-    PROXY("POST", "/api/v1/datasets/{rest*}"),
-    PROXY("PATCH", "/api/v1/datasets/{rest*}"),
-    PROXY("PUT", "/api/v1/datasets/{rest*}"),
-    PROXY("DELETE", "/api/v1/datasets/{rest*}"),
-    PROXY("GET", "/api/v1/projects/{rest*}"),
-    PROXY("POST", "/api/v1/projects/{rest*}"),
-    PROXY("PATCH", "/api/v1/projects/{rest*}"),
-    PROXY("DELETE", "/api/v1/projects/{rest*}"),
-    PROXY("GET", "/api/v1/experiments/{rest*}"),
-    PROXY("POST", "/api/v1/experiments/{rest*}"),
-    PROXY("DELETE", "/api/v1/experiments/{rest*}"),
-    PROXY("GET", "/api/v1/explanations/{rest*}"),
-    PROXY("POST", "/api/v1/explanations/{rest*}"),
-    PROXY("GET", "/api/v1/deployments/{rest*}"),
-    PROXY("POST", "/api/v1/deployments/{rest*}"),
-    PROXY("DELETE", "/api/v1/deployments/{rest*}"),
+    PROXY_ALL("/api/v1/datasets/{rest*}"),
+    PROXY_ALL("/api/v1/projects/{rest*}"),
+    PROXY_ALL("/api/v1/experiments/{rest*}"),
+    PROXY_ALL("/api/v1/pipelines/{rest*}"),
+    PROXY_ALL("/api/v1/algorithms/{rest*}"),
+    PROXY_ALL("/api/v1/advice/{rest*}"),
+    PROXY_ALL("/api/v1/explanations/{rest*}"),
+    PROXY_ALL("/api/v1/models/{rest*}"),
+    PROXY_ALL("/api/v1/deployments/{rest*}"),
+    PROXY_ALL("/api/v1/review/{rest*}"),
+    PROXY_ALL("/api/v1/llm/{rest*}"),
+    PROXY_ALL("/v1/{rest*}"),
+    PROXY_ALL("/v2/{rest*}"),
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);

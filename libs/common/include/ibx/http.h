@@ -47,7 +47,8 @@ typedef ssize_t (*http_stream_fn)(void *ctx, uint64_t pos, char *out, size_t max
 #define HTTP_STREAM_ERROR ((ssize_t)-2)
 
 enum http_route_flags {
-    HTTP_PUBLIC = 1u << 0, /* no authentication */
+    HTTP_PUBLIC = 1u << 0,      /* no authentication */
+    HTTP_STREAM_BODY = 1u << 1, /* handler runs when the headers are in; see body_chunk */
 };
 
 struct http_route {
@@ -77,8 +78,17 @@ struct http_req {
     struct buf body;           /* the whole request body (bounded by the route) */
     struct auth_claims claims; /* filled by the authenticate hook */
     int authenticated;
-    void *app;  /* the service context from the options */
-    void *conn; /* struct MHD_Connection *, for this module only */
+    void *app; /* the service context from the options */
+    /* HTTP_STREAM_BODY routes: the handler runs as soon as the headers are in (after
+     * authentication and admission) and may set these to take the body as it arrives
+     * instead of in req->body. max_body still bounds the total (413). */
+    int (*body_chunk)(void *ctx, const char *data, size_t len); /* < 0: stop taking it */
+    /* Called exactly once when body_chunk is set: after the last chunk with the response
+     * to fill, or with resp NULL when the request was abandoned (client gone, 413). */
+    void (*body_end)(void *ctx, struct http_resp *resp);
+    void *body_ctx;
+    uint64_t body_seen; /* bytes of body received so far */
+    void *conn;         /* struct MHD_Connection *, for this module only */
 };
 
 struct http_resp_header {

@@ -128,6 +128,40 @@ int httpc_stream(const struct httpc_req *r, const struct httpc_stream_cb *cb,
 int httpc_json(const char *method, const char *url, const char *const *headers, json_t *body,
                long timeout_ms, long *status, json_t **out) HTTPC_WUR;
 
+/* ---- pull-style transfers (for the gateway's streaming proxy) ------------------------
+ *
+ * The caller's own thread drives the transfer through curl's multi interface: request
+ * body bytes are pushed in as they arrive (httpc_pull_write), and the response is pulled
+ * out when the caller wants it (httpc_pull_headers, httpc_pull_buffer, httpc_pull_read).
+ * Nothing runs on another thread and neither body is ever held whole. Each transfer
+ * takes a (multi, easy) pair from a pool, so kept-alive upstream connections are reused.
+ *
+ * r and everything it points to are borrowed until httpc_pull_free. With streamed_body,
+ * leave r->body and r->body_reader unset and set r->body_size to the exact length or -1
+ * (chunked); then write the body with httpc_pull_write and end it with
+ * httpc_pull_write_end. r->timeout_ms bounds only the wait for the response headers;
+ * after them a body that stalls for 120 s aborts the transfer.
+ * Errors are those of httpc_do. */
+struct httpc_pull;
+
+int httpc_pull_start(const struct httpc_req *r, int streamed_body,
+                     struct httpc_pull **out) HTTPC_WUR;
+/* Push len bytes of the request body, driving the transfer until curl has taken them.
+ * 0, or the transfer's error (e.g. the upstream answered early and closed). */
+int httpc_pull_write(struct httpc_pull *p, const void *data, size_t len) HTTPC_WUR;
+int httpc_pull_write_end(struct httpc_pull *p) HTTPC_WUR;
+/* Drive until the final response's status line and headers are in (borrowed, valid until
+ * httpc_pull_free). 0, or an error. */
+int httpc_pull_headers(struct httpc_pull *p, long *status,
+                       const struct httpc_headers **h) HTTPC_WUR;
+/* Drive until the body is complete (returns 1) or more than max bytes wait unread
+ * (returns 0); *body (borrowed) holds the unread bytes. < 0 on error. */
+int httpc_pull_buffer(struct httpc_pull *p, size_t max, const struct buf **body) HTTPC_WUR;
+/* Up to max body bytes: > 0 bytes copied, 0 at the end, < 0 error. Blocks for data. */
+ssize_t httpc_pull_read(struct httpc_pull *p, char *dst, size_t max);
+/* Abort if unfinished, return the handles to the pool, free. NULL ok. */
+void httpc_pull_free(struct httpc_pull *p);
+
 /* curl_global_init plus the shared handle. Call once from main before any thread uses
  * httpc; a second call is a no-op. 0, -EIO, -ENOMEM. With CURLOPT_NOSIGNAL libcurl does
  * not touch signal handlers, so the process should ignore SIGPIPE itself (as it must for
