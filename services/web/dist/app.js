@@ -60,6 +60,14 @@ function setText(id, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
+// An email address that may wrap after its @ on a narrow screen.
+function setEmail(id, email) {
+  const node = $(id);
+  const at = email.indexOf('@');
+  if (at < 0) node.replaceChildren(email);
+  else node.replaceChildren(email.slice(0, at + 1), document.createElement('wbr'), email.slice(at + 1));
+}
+
 function showView(name) {
   state.view = name;
   for (const v of ['loading', 'fatal', 'auth', 'home']) $(`view-${v}`).hidden = v !== name;
@@ -91,7 +99,7 @@ function sentence(s) {
 
 function unreachableDetail(err) {
   let s = t('error.unreachable.detail');
-  if (err.retryAfter) s += ` ${t('error.retry_after', { seconds: err.retryAfter })}`;
+  if (err.retryAfter > 1) s += ` ${t('error.retry_after', { seconds: err.retryAfter })}`;
   return s;
 }
 
@@ -346,13 +354,14 @@ function renderUser() {
   const u = state.user;
   if (!u) return;
   const name = u.display_name || u.email || '';
-  setText('user-name', name);
-  setText('user-email', u.display_name ? u.email || '' : '');
+  if (u.display_name) setText('user-name', name);
+  else setEmail('user-name', name);
+  setEmail('user-email', u.display_name ? u.email || '' : '');
   $('user-email').hidden = !u.display_name;
   setText('user-role', label('role', u.role));
   setText('home-title', t('home.welcome', { name }));
   setText('profile-name', u.display_name || t('profile.none'));
-  setText('profile-email', u.email || t('profile.none'));
+  setEmail('profile-email', u.email || t('profile.none'));
   setText('profile-role', label('role', u.role));
   setText('profile-audience', label('audience', u.audience_level));
   setText('profile-created', formatDate(u.created_at));
@@ -394,6 +403,7 @@ async function loadCatalogue() {
       loadCatalogue();
       return;
     }
+    c.page = c.data.page;
     c.status = 'ready';
   } catch (err) {
     if (seq !== c.seq || state.catalogue !== c) return;
@@ -492,12 +502,15 @@ function renderCatalogue() {
   }
   body.replaceChildren(content);
   setText('catalogue-status', status);
+  // Seen as a line above the table; for the other states the block itself says it.
+  $('catalogue-status').classList.toggle('visually-hidden', !showPager);
 
   const pager = $('pager');
   pager.hidden = !showPager;
   if (showPager) {
     const pages = Math.max(1, c.data.totalPages);
-    setText('page-info', t('catalogue.page', { page: c.page, pages }));
+    // The page on screen: while the next one loads the old one stays, dimmed.
+    setText('page-info', t('catalogue.page', { page: c.data.page, pages }));
     $('page-prev').setAttribute('aria-disabled', String(loading || c.page <= 1));
     $('page-next').setAttribute('aria-disabled', String(loading || c.page >= pages));
   }
@@ -555,6 +568,7 @@ function wire() {
     const retry = state.fatal && state.fatal.retry;
     if (retry) retry();
   });
+  $('fatal-signin').addEventListener('click', () => leave(null));
   $('page-prev').addEventListener('click', () => goToPage(-1));
   $('page-next').addEventListener('click', () => goToPage(1));
   $('sort-by').addEventListener('change', onSortChange);

@@ -60,6 +60,7 @@ export const dictionaries = {
     'error.field.password': 'Password',
     'error.field.display_name': 'Display name',
     'action.retry': 'Retry',
+    'action.back_to_signin': 'Back to sign-in',
 
     'home.welcome': 'Welcome, {name}',
     'home.intro': 'Pick a dataset to start. Training, explanations and predictions are coming soon.',
@@ -172,6 +173,7 @@ export const dictionaries = {
     'error.field.password': 'Mot de passe',
     'error.field.display_name': 'Nom affiché',
     'action.retry': 'Réessayer',
+    'action.back_to_signin': 'Retour à la connexion',
 
     'home.welcome': 'Bienvenue, {name}',
     'home.intro': 'Choisissez un jeu de données pour commencer. L’entraînement, les explications et les prédictions arrivent bientôt.',
