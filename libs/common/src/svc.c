@@ -1,4 +1,5 @@
-/* svc: shared service start-up (config, db, migrations, bus, keys, http) and shutdown. */
+/* svc: shared service start-up (config, db, migrations, bus, keys, http), the data-rights
+ * plumbing (export route, erasure consumer) and shutdown. */
 #include <ibx/svc.h>
 
 #include <ibx/clock.h>
@@ -6,6 +7,7 @@
 #include <ibx/ids.h>
 #include <ibx/log.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -85,6 +87,126 @@ int svc_auth_internal(void *app, struct http_req *req, const char **why)
         return -EPERM;
     }
     return rc;
+}
+
+int svc_user_deleted_id(const json_t *value, char out[37])
+{
+    const char *type = json_string_value(json_object_get(value, "type"));
+    if (!json_is_object(value) || !type)
+        return -EINVAL;
+    if (strcmp(type, SVC_EVENT_USER_DELETED) != 0)
+        return -ENOENT;
+    const char *id = json_string_value(json_object_get(value, "user_id"));
+    if (!id || !ids_is_uuid(id))
+        return -EINVAL;
+    for (size_t i = 0; i < IDS_UUID_LEN; i++)
+        out[i] = (char)tolower((unsigned char)id[i]);
+    out[IDS_UUID_LEN] = '\0';
+    return 0;
+}
+
+/* ------------------------------------------------------------------ data rights */
+
+/* GET /internal/users/{id}/export: the service's part of a user's data export. */
+static void svc_h_export(struct http_req *req, struct http_resp *resp)
+{
+    struct svc *s = req->app;
+    const char *id = http_req_param(req, "id");
+    if (!id || !ids_is_uuid(id)) {
+        http_resp_error(resp, 404, "not_found", "no such user", NULL);
+        return;
+    }
+    if (strcasecmp(id, req->claims.sub) != 0 && !svc_is_admin(req)) {
+        http_resp_error(resp, 403, "forbidden", "only the user or an admin may export this data",
+                        NULL);
+        return;
+    }
+    char uid[IDS_UUID_LEN + 1];
+    for (size_t i = 0; i <= IDS_UUID_LEN; i++)
+        uid[i] = (char)tolower((unsigned char)id[i]);
+    json_t *doc = s->def->export_user ? s->def->export_user(s, uid) : json_object();
+    if (!doc) {
+        http_resp_error(resp, 503, "export_failed",
+                        "this service could not read the user's data; retry shortly", NULL);
+        return;
+    }
+    http_resp_json(resp, 200, doc);
+}
+
+static const struct http_route svc_builtin_routes[] = {
+    {"GET", "/internal/users/{id}/export", svc_h_export, 0, 0,
+     "everything this service holds about a user (internal token of that user or an admin)"},
+};
+
+/* user.deleted on ibx.user.events: erase the user's data (other events are not ours). */
+static int svc_erasure_handle(void *ctx, const struct bus_msg *m)
+{
+    struct svc *s = ctx;
+    char id[IDS_UUID_LEN + 1];
+    int rc = svc_user_deleted_id(m->value, id);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc) {
+        if (m->attempt == 1)
+            log_warn("malformed %s event at %s[%d]@%lld (ibx.dlq after retries)",
+                     SVC_EVENT_USER_DELETED, m->topic, (int)m->partition, (long long)m->offset);
+        return rc;
+    }
+    rc = s->def->erase_user(s, id);
+    if (rc)
+        log_fields(LOG_LVL_ERROR, json_pack("{s:s, s:i}", "user_id", id, "attempt", m->attempt),
+                   "erasing the user's data failed (%s)", strerror(-rc));
+    else
+        log_fields(LOG_LVL_INFO, json_pack("{s:s}", "user_id", id), "erased the user's data");
+    return rc;
+}
+
+static int svc_start_erasure(struct svc *s)
+{
+    if (!s->def->erase_user)
+        return 0;
+    static const char *const topics[] = {BUS_TOPIC_USER_EVENTS};
+    char group[128];
+    snprintf(group, sizeof(group), "%s-erasure", s->def->name);
+    struct bus_consumer_opts o = {
+        .brokers = s->cfg.kafka_brokers,
+        .group_id = group,
+        .topics = topics,
+        .topic_count = 1,
+        .handler = svc_erasure_handle,
+        .ctx = s,
+        .dlq = s->bus,
+    };
+    int rc = bus_consumer_start(&o, &s->erasure);
+    if (rc)
+        log_error("cannot start the %s consumer (%s)", group, strerror(-rc));
+    return rc;
+}
+
+/* Stop the erasure consumer: before fini and before the bus (its DLQ producer) is freed. */
+static void svc_stop_erasure(struct svc *s)
+{
+    bus_consumer_stop(s->erasure);
+    s->erasure = NULL;
+}
+
+/* The service's routes plus the built-ins (for services behind the gateway) into s->routes.
+ * 0 and *n, or -ENOMEM. */
+static int svc_build_routes(struct svc *s, size_t *n)
+{
+    const struct svc_def *def = s->def;
+    size_t extra =
+        def->authenticate ? 0 : sizeof(svc_builtin_routes) / sizeof(svc_builtin_routes[0]);
+    struct http_route *all = calloc(def->nroutes + extra + 1, sizeof(*all));
+    if (!all)
+        return -ENOMEM;
+    if (def->nroutes)
+        memcpy(all, def->routes, def->nroutes * sizeof(*all));
+    if (extra)
+        memcpy(all + def->nroutes, svc_builtin_routes, extra * sizeof(*all));
+    s->routes = all;
+    *n = def->nroutes + extra;
+    return 0;
 }
 
 /* Read PEM text given inline or as a file path. Caller frees. */
@@ -193,13 +315,16 @@ static int svc_ready(void *app, const char **why)
 static int svc_start_http(struct svc *s)
 {
     const struct svc_def *def = s->def;
+    size_t nroutes = 0;
+    if (svc_build_routes(s, &nroutes) != 0)
+        return -ENOMEM;
     struct http_server_opts o = {
         .service = def->name,
         .version = "0.1.0",
         .bind_addr = s->cfg.bind,
         .port = (uint16_t)s->cfg.port,
-        .routes = def->routes,
-        .nroutes = def->nroutes,
+        .routes = s->routes,
+        .nroutes = nroutes,
         .app = s,
         .authenticate = def->authenticate ? def->authenticate : svc_auth_internal,
         .ready = svc_ready,
@@ -217,6 +342,9 @@ static int svc_start_http(struct svc *s)
 
 static void svc_release(struct svc *s)
 {
+    svc_stop_erasure(s);
+    free(s->routes);
+    s->routes = NULL;
     bus_free(s->bus);
     db_pool_free(s->db);
     auth_keys_free(s->keys);
@@ -290,7 +418,8 @@ int svc_main(const struct svc_def *def, int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (ids_init() != 0 || httpc_global_init() != 0 || svc_setup(&s) != 0 ||
-        svc_start_http(&s) != 0) {
+        svc_start_erasure(&s) != 0 || svc_start_http(&s) != 0) {
+        svc_stop_erasure(&s);
         if (def->fini && s.app)
             def->fini(&s);
         svc_release(&s);
@@ -300,6 +429,7 @@ int svc_main(const struct svc_def *def, int argc, char **argv)
     log_info("received %s; draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_server_drain(s.http);
     http_server_stop(s.http, (int)s.cfg.shutdown_grace_ms);
+    svc_stop_erasure(&s);
     if (def->fini)
         def->fini(&s);
     svc_release(&s);

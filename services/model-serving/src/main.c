@@ -1,6 +1,7 @@
 /* main: the model-serving service's start-up and route table. */
+#include "serving.h"
+
 #include <ibx/pager.h>
-#include <ibx/svc.h>
 
 static const struct pager_spec list_spec = {"serving.deployments", "user_id", "created_at DESC, id",
                                             "deployments"};
@@ -23,6 +24,8 @@ int main(int argc, char **argv)
         .default_port = 8084,
         .routes = routes,
         .nroutes = sizeof(routes) / sizeof(routes[0]),
+        .export_user = store_export_user,
+        .erase_user = store_erase_user,
     };
     return svc_main(&def, argc, argv);
 }

@@ -10,6 +10,8 @@ int main(int argc, char **argv)
         .default_port = 8081,
         .routes = sel_routes,
         .nroutes = sel_nroutes,
+        .export_user = store_export_user,
+        .erase_user = store_erase_user,
     };
     return svc_main(&def, argc, argv);
 }

@@ -26,6 +26,11 @@ const char *catalogue_parse_list(const char *page, const char *page_size, const 
 /* *datasets: JSON array of dataset objects (caller decrefs), *total: matching rows. */
 int store_list_datasets(struct svc *s, const struct sel_list_query *q, json_t **datasets,
                         long *total) __attribute__((warn_unused_result));
+/* Data rights (svc_def.export_user): everything selection holds about user_id as
+ * {"datasets":[...]} (the datasets it owns), or NULL when it cannot be read. Caller decrefs. */
+json_t *store_export_user(struct svc *s, const char *user_id);
+/* Data rights (svc_def.erase_user): delete the user's datasets; 0 also when there were none. */
+int store_erase_user(struct svc *s, const char *user_id) __attribute__((warn_unused_result));
 
 /* ---- routes.c ---- */
 extern const struct http_route sel_routes[];

@@ -40,3 +40,30 @@ int store_list_datasets(struct svc *s, const struct sel_list_query *q, json_t **
     *total = n;
     return 0;
 }
+
+json_t *store_export_user(struct svc *s, const char *user_id)
+{
+    const char *p[] = {user_id};
+    PGresult *r = NULL;
+    if (db_query(s->db,
+                 "SELECT coalesce(json_agg(d ORDER BY d.created_at, d.id), '[]') "
+                 "FROM selection.datasets d WHERE d.owner_id = $1::uuid",
+                 1, p, &r) != 0)
+        return NULL;
+    json_t *rows = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!json_is_array(rows)) {
+        json_decref(rows);
+        return NULL;
+    }
+    return json_pack("{s:o}", "datasets", rows);
+}
+
+int store_erase_user(struct svc *s, const char *user_id)
+{
+    const char *p[] = {user_id};
+    PGresult *r = NULL;
+    int rc = db_query(s->db, "DELETE FROM selection.datasets WHERE owner_id = $1::uuid", 1, p, &r);
+    PQclear(r);
+    return rc;
+}

@@ -4,10 +4,19 @@
  * logging, the database pool (applying the service's migrations under an advisory lock),
  * the Kafka producer, the JWT keys, and the HTTP server with the service's routes, then
  * waits for SIGTERM/SIGINT and shuts down in order: stop accepting, finish in-flight
- * requests, run the service's fini, flush Kafka, close the database.
+ * requests, stop the erasure consumer, run the service's fini, flush Kafka, close the
+ * database.
  *
  * Every route without HTTP_PUBLIC needs an internal token (minted by the gateway) unless
- * the service gives its own authenticate hook (the gateway does). */
+ * the service gives its own authenticate hook (the gateway does).
+ *
+ * Data rights. Services behind the gateway (those without their own authenticate hook)
+ * get a built-in route GET /internal/users/{id}/export: it needs an internal token whose
+ * sub is {id} or whose role is admin (403 otherwise) and answers the service's
+ * export_user(id) object, or {} when the service has no export_user. A service with an
+ * erase_user callback runs a consumer (group "<name>-erasure") on ibx.user.events that
+ * calls it for every {"type":"user.deleted","user_id":...} message; it starts after init
+ * and stops before fini, so the callback may use s->db, s->bus and s->app. */
 #ifndef IBX_SVC_H
 #define IBX_SVC_H
 
@@ -21,6 +30,11 @@
 #define SVC_INTERNAL_AUD "ibx-internal"
 #define SVC_INTERNAL_TYP "internal"
 #define SVC_INTERNAL_TTL 60
+
+/* Data rights: the built-in export route (printf format, one %s: the user id) and the
+ * event type published on ibx.user.events when an account is erased. */
+#define SVC_EXPORT_PATH_FMT    "/internal/users/%s/export"
+#define SVC_EVENT_USER_DELETED "user.deleted"
 
 struct svc;
 
@@ -38,6 +52,14 @@ struct svc_def {
     http_admit_fn admit;         /* rate limits / quotas before each handler (gateway) */
     int (*init)(struct svc *s);  /* after db/bus/keys are ready, before listening */
     void (*fini)(struct svc *s); /* after the server stopped, before bus/db close */
+    /* Everything the service holds about user_id as a JSON object (a new reference the
+     * caller decrefs), or NULL when it cannot be read (the export answers 503). NULL
+     * callback: the service holds nothing per user and answers {}. */
+    json_t *(*export_user)(struct svc *s, const char *user_id);
+    /* Delete everything the service holds about user_id (a canonical UUID): 0, also when
+     * there was nothing to delete, or a negative errno to have the message retried (and,
+     * after the bus consumer's attempts, sent to ibx.dlq). Must be idempotent. */
+    int (*erase_user)(struct svc *s, const char *user_id);
 };
 
 /* The common configuration, filled from the environment by svc_main(). */
@@ -65,7 +87,9 @@ struct svc {
     struct bus *bus;
     struct auth_keys *keys;
     struct http_server *http;
-    void *app; /* the service's own state, set by init */
+    void *app;                    /* the service's own state, set by init */
+    struct http_route *routes;    /* def->routes plus the built-ins; owned */
+    struct bus_consumer *erasure; /* the ibx.user.events consumer when erase_user is set */
 };
 
 /* Run the service; returns the process exit code. */
@@ -79,6 +103,12 @@ const char *svc_bearer(const struct http_req *req);
 
 /* 1 when the caller is an admin. */
 int svc_is_admin(const struct http_req *req);
+
+/* The user id of an ibx.user.events value when it is a user.deleted event: 0 and out
+ * (a lowercase copy of the id), -ENOENT for any other event type (nothing to do), -EINVAL
+ * for a user.deleted event without a canonical UUID user_id, or a value that is not an
+ * object with a string "type". */
+int svc_user_deleted_id(const json_t *value, char out[37]) __attribute__((warn_unused_result));
 
 /* The common variables (for --help, the README and manifest checks). */
 extern const struct config_var svc_common_vars[];

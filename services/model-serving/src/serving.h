@@ -1,0 +1,16 @@
+/* serving: internal declarations shared by the model-serving service's files. */
+#ifndef IBX_SERVING_H
+#define IBX_SERVING_H
+
+#include <ibx/svc.h>
+
+#include <jansson.h>
+
+/* ---- store.c: the only file that speaks SQL ---- */
+/* Data rights (svc_def.export_user): everything this service holds about user_id as
+ * {"deployments":[...]}, or NULL when it cannot be read. Caller decrefs. */
+json_t *store_export_user(struct svc *s, const char *user_id);
+/* Data rights (svc_def.erase_user): delete the user's rows; 0 also when there were none. */
+int store_erase_user(struct svc *s, const char *user_id) __attribute__((warn_unused_result));
+
+#endif
