@@ -9,8 +9,11 @@ PKGS=(
   libcurl4-openssl-dev libsodium-dev libssl-dev libcmocka-dev
   postgresql-15 postgresql-client-15
   clang clang-format clang-tidy cppcheck
-  curl wrk python3 procps psmisc iproute2
+  curl wrk nginx-light python3 procps psmisc iproute2
+  chromium
 )
+# Node.js for the browser tests: the machine's own when it has one, else Debian's.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -66,6 +66,18 @@ echo "== building (release)"
 make -s -j2 BUILD=build/release build tests || { echo "tests: 0 passed, 1 failed"; exit 1; }
 start_pg
 run_pass release build/release
+echo "== browser tests (tests/web, Chromium)"
+IBX_BIN_DIR="$ROOT/build/release/bin" IBX_TEST_OUTPUT="$OUT/web" tools/web-test.sh >"$OUT/web.log" 2>&1
+web_rc=$?
+wp=$(awk '/^# pass / {print $3}' "$OUT/web.log" | tail -1); wf=$(awk '/^# fail / {print $3}' "$OUT/web.log" | tail -1)
+wp=${wp:-0}; wf=${wf:-0}
+if [ "$web_rc" != 0 ] && [ "$wf" = 0 ]; then wf=1; fi
+PASSED=$((PASSED + wp)); FAILED=$((FAILED + wf))
+if [ "$web_rc" != 0 ]; then
+  FAILED_NAMES+=("web/ui.test.mjs"); echo "-- FAIL web (exit $web_rc): last lines of $OUT/web.log"; tail -n 30 "$OUT/web.log" | sed 's/^/   /'
+else
+  printf '   ok   %-28s %3d passed\n' "ui.test.mjs (browser)" "$wp"
+fi
 if [ "$FAST" = 0 ]; then
   echo "== building (AddressSanitizer + UndefinedBehaviorSanitizer)"
   if make -s -j2 BUILD=build/asan SAN=1 build tests; then

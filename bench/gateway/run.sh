@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# bench/gateway: our gateway (JWT verification, internal-token minting and admission on)
+# proxying to a trivial upstream, against nginx as a reverse proxy with upstream
+# keep-alive to the same upstream. Same wrk load for both, in one run; prints
+# requests/s, p50/p99 and the ratio. Not a test: figures only.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+BIN=${IBX_BIN_DIR:-$ROOT/build/release/bin}
+DUR=${BENCH_DURATION:-10s}
+CONNS=${BENCH_CONNECTIONS:-64}
+W=$(mktemp -d /tmp/ibx-bench-gw-XXXXXX); chmod 755 "$W"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null || true
+  tools/pg.sh stop "$W/pg" >/dev/null 2>&1 || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+command -v nginx >/dev/null && command -v wrk >/dev/null || { echo "bench/gateway: needs nginx and wrk (make install)"; exit 1; }
+make -s -j2 BUILD=build/release build
+
+UP=$(tools/pg.sh freeport); NGX=$(tools/pg.sh freeport); GW=$(tools/pg.sh freeport); PG=$(tools/pg.sh freeport)
+mkdir -p "$W/nginx"
+# one nginx process serves both the trivial upstream and the reverse proxy (2 workers)
+cat > "$W/nginx.conf" <<CONF
+worker_processes 2;
+pid $W/nginx.pid;
+error_log $W/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $W/nginx; proxy_temp_path $W/nginx;
+  fastcgi_temp_path $W/nginx; uwsgi_temp_path $W/nginx; scgi_temp_path $W/nginx;
+  upstream trivial { server 127.0.0.1:$UP; keepalive 128; }
+  server { listen 127.0.0.1:$UP; location / { default_type application/json;
+           return 200 '{"datasets":[],"total_count":0,"page":1,"page_size":12,"total_pages":0}'; } }
+  server { listen 127.0.0.1:$NGX; location / { proxy_pass http://trivial;
+           proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+CONF
+nginx -c "$W/nginx.conf"
+
+tools/pg.sh start "$W/pg" "$PG"
+"$BIN/ibx-devbroker" --bootstrap-file "$W/kafka" >/dev/null 2>&1 & PIDS+=($!)
+for _ in $(seq 100); do [ -s "$W/kafka" ] && break; sleep 0.1; done
+PORT=$GW IBX_BIND=127.0.0.1 IBX_DATABASE_URL=$(tools/pg.sh url "$W/pg" "$PG" postgres) \
+  IBX_KAFKA_BROKERS=$(cat "$W/kafka") IBX_JWT_SECRET=bench-secret-bench-secret-bench-secret-0 \
+  IBX_SELECTION_URL=http://127.0.0.1:$UP IBX_ACCESS_LOG=false IBX_LOG_LEVEL=warn \
+  "$BIN/ibx-gateway" 2>"$W/gateway.log" & PIDS+=($!)
+GWPID=$!
+for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$GW/readyz" && break; sleep 0.1; done
+TOKEN=$(curl -fs "http://127.0.0.1:$GW/api/v1/auth/register" -H 'Content-Type: application/json' \
+  -d '{"email":"bench@example.org","password":"bench-password"}' |
+  python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
+# sanity: both answer the same body
+diff <(curl -fs "http://127.0.0.1:$NGX/api/v1/datasets") \
+     <(curl -fs -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW/api/v1/datasets") >/dev/null
+
+run_wrk() { # name url [header]
+  local out
+  if [ -n "${3:-}" ]; then
+    out=$(wrk -t2 -c"$CONNS" -d"$DUR" --latency -H "$3" "$2")
+  else
+    out=$(wrk -t2 -c"$CONNS" -d"$DUR" --latency "$2")
+  fi
+  local rps p50 p99 errs
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  errs=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+  printf '%-34s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${errs:-0}"
+  eval "RPS_$4=$rps"
+}
+
+echo "bench/gateway: wrk -t2 -c$CONNS -d$DUR, GET /api/v1/datasets, upstream = nginx return 200"
+run_wrk "upstream directly" "http://127.0.0.1:$UP/api/v1/datasets" "" DIRECT
+run_wrk "nginx reverse proxy (keepalive)" "http://127.0.0.1:$NGX/api/v1/datasets" "" NGINX
+if [ -n "${BENCH_PROFILE:-}" ]; then # perf profile of the gateway under the same load
+  perf record -F 1999 -g -p "$GWPID" -o "$W/perf.data" -- sleep 4 >/dev/null 2>&1 &
+  PERF=$!
+fi
+run_wrk "ibx-gateway (JWT + internal token)" "http://127.0.0.1:$GW/api/v1/datasets" "Authorization: Bearer $TOKEN" GW
+if [ -n "${BENCH_PROFILE:-}" ]; then
+  wait "$PERF" || true
+  perf report -i "$W/perf.data" --stdio --children --sort symbol -g none 2>/dev/null | grep -v '^#' | grep '%' | head -70 > "$BENCH_PROFILE"
+fi
+RSS=$(awk '/VmRSS/ {print $2}' "/proc/$GWPID/status")
+python3 - "$RPS_GW" "$RPS_NGINX" "$RSS" <<'PY'
+import sys
+gw, ngx, rss = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+print(f"ratio ibx-gateway / nginx: {gw / ngx:.2f}x   (gateway resident memory after the run: {rss / 1024:.1f} MiB)")
+PY

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# web-test.sh: the browser end-to-end tests (tests/web, playwright-core driving Debian's
+# Chromium) against a gateway and selection started here on free ports, serving the
+# real UI from services/web/dist. Needs IBX_TEST_DATABASE_URL (run-tests.sh sets it)
+# and the binaries in $IBX_BIN_DIR. Prints node's test summary.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BIN=${IBX_BIN_DIR:-$ROOT/build/release/bin}
+OUT=${IBX_TEST_OUTPUT:-$ROOT/test-output/web}
+mkdir -p "$OUT"
+W=$(mktemp -d /tmp/ibx-web-XXXXXX)
+PIDS=()
+DB=ibx_test_web_$$
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  psql -q "$IBX_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
+  cp "$W"/*.log "$OUT"/ 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+if [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null; then
+  echo "web-test: chromium or node is missing (make install)"; exit 1
+fi
+if [ ! -d tests/web/node_modules/playwright-core ]; then
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error) || { echo "web-test: npm ci failed"; exit 1; }
+fi
+psql -q "$IBX_TEST_DATABASE_URL" -c "CREATE DATABASE $DB" >/dev/null || exit 1
+DB_URL=${IBX_TEST_DATABASE_URL%/*}/$DB
+"$BIN/ibx-devbroker" --bootstrap-file "$W/kafka" >"$W/devbroker.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 100); do [ -s "$W/kafka" ] && break; sleep 0.1; done
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+SEL=$(free_port); GW=$(free_port)
+common=(IBX_BIND=127.0.0.1 IBX_DATABASE_URL="$DB_URL" IBX_KAFKA_BROKERS="$(cat "$W/kafka")"
+        IBX_JWT_SECRET=web-test-secret-web-test-secret-0123 IBX_ARGON2_MEM_KIB=8192 IBX_ARGON2_OPS=1)
+env "${common[@]}" PORT=$SEL IBX_MIGRATIONS_DIR=services/selection/migrations \
+  "$BIN/ibx-selection" >"$W/selection.log" 2>&1 & PIDS+=($!)
+env "${common[@]}" PORT=$GW IBX_SELECTION_URL=http://127.0.0.1:$SEL IBX_WEB_DIR=services/web/dist \
+  IBX_MIGRATIONS_DIR=services/gateway/migrations "$BIN/ibx-gateway" >"$W/gateway.log" 2>&1 & PIDS+=($!)
+for port in $SEL $GW; do
+  for _ in $(seq 200); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.1; done
+done
+cd tests/web && IBX_WEB_URL=http://127.0.0.1:$GW IBX_TEST_OUTPUT="$OUT" node --test ui.test.mjs
