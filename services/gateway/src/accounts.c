@@ -1,4 +1,4 @@
-/* accounts: account rules (email, password policy, Argon2id hashing, audience level). */
+/* accounts: account rules (email, passwords, Argon2id, audience level, profile values, roles). */
 #include "gateway.h"
 
 #include <errno.h>
@@ -61,4 +61,48 @@ const char *acct_audience_level(long ai_familiarity)
     if (ai_familiarity == 3)
         return "intermediate";
     return "novice";
+}
+
+const char *acct_display_name_problem(const char *name, size_t len)
+{
+    if (strlen(name) != len)
+        return "must not contain NUL characters";
+    if (len > 100)
+        return "must be at most 100 characters";
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p < ' ' || *p == 0x7f)
+            return "must not contain control characters";
+    }
+    return NULL;
+}
+
+/* NULL when v is one of the NULL-terminated names, else problem. */
+static const char *acct_one_of(const char *v, const char *const *names, const char *problem)
+{
+    for (size_t i = 0; names[i]; i++) {
+        if (strcmp(v, names[i]) == 0)
+            return NULL;
+    }
+    return problem;
+}
+
+const char *acct_locale_problem(const char *locale)
+{
+    static const char *const names[] = {"en", "fr", NULL};
+    return acct_one_of(locale, names, "must be en or fr");
+}
+
+const char *acct_education_problem(const char *education_level)
+{
+    static const char *const names[] = {"no_formal", "high_school", "bachelor", "master",
+                                        "phd",       "engineer",    "other",    NULL};
+    return acct_one_of(education_level, names,
+                       "must be one of no_formal, high_school, bachelor, master, phd, engineer, "
+                       "other");
+}
+
+const char *acct_role_problem(const char *role)
+{
+    static const char *const names[] = {"user", "contributor", "admin", NULL};
+    return acct_one_of(role, names, "must be user, contributor or admin");
 }

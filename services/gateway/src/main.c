@@ -35,9 +35,13 @@ static const struct config_var gw_vars[] = {
      3600000, NULL, &gw_state_storage.cfg.upstream_timeout_ms},
     {"IBX_WEB_DIR", CONFIG_STR, "services/web/dist", 0, "folder of the web UI's static files", 1, 0,
      NULL, &gw_state_storage.cfg.web_dir},
+    {"IBX_ACCOUNT_CHECK_TTL_MS", CONFIG_INT, "5000", 0,
+     "how long a replica reuses an account's checked active flag and role (0: every request)", 0,
+     60000, NULL, &gw_state_storage.cfg.account_check_ttl_ms},
 };
 
-/* Bearer access tokens (aud ibx-api, typ access) for every non-public route. */
+/* Bearer access tokens (aud ibx-api, typ access) for every non-public route, of accounts
+ * that are still active (their current role replaces the token's: userstate.c). */
 static int gw_authenticate(void *app, struct http_req *req, const char **why)
 {
     struct svc *s = app;
@@ -46,7 +50,8 @@ static int gw_authenticate(void *app, struct http_req *req, const char **why)
         *why = "sign in first: send Authorization: Bearer <access token>";
         return -EPERM;
     }
-    return auth_verify(s->keys, tok, GW_ISS, GW_AUD, "access", 30, &req->claims, why);
+    int rc = auth_verify(s->keys, tok, GW_ISS, GW_AUD, "access", 30, &req->claims, why);
+    return rc ? rc : ustate_check(s, &req->claims, why);
 }
 
 /* Create the configured admin, or make the existing account an admin. */

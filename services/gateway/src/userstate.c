@@ -1,0 +1,118 @@
+/* userstate: is the account behind a token still active (short in-process cache). */
+#include "gateway.h"
+
+#include <ibx/clock.h>
+#include <ibx/ids.h>
+#include <ibx/log.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define USTATE_SLOTS 4096 /* direct-mapped: a collision only costs a database lookup */
+
+enum ustate_kind { USTATE_EMPTY = 0, USTATE_ACTIVE, USTATE_INACTIVE, USTATE_GONE };
+
+struct ustate_entry {
+    char id[IDS_UUID_LEN + 1];
+    char role[16];
+    enum ustate_kind kind;
+    int64_t checked_ms; /* monotonic */
+};
+
+static struct {
+    pthread_mutex_t mu;
+    struct ustate_entry slot[USTATE_SLOTS];
+} ustate_cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static atomic_int ustate_degraded; /* 1 while PostgreSQL lookups fail (logged once) */
+
+static size_t ustate_slot(const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a, case-insensitive like UUIDs */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ (uint32_t)(*p | 0x20)) * 16777619u;
+    return h % USTATE_SLOTS;
+}
+
+/* Copy the entry of id into *out: 1 when younger than ttl_ms, 0 when older, -1 when none. */
+static int ustate_lookup(const char *id, long ttl_ms, struct ustate_entry *out)
+{
+    int found = -1;
+    pthread_mutex_lock(&ustate_cache.mu);
+    const struct ustate_entry *e = &ustate_cache.slot[ustate_slot(id)];
+    if (e->kind != USTATE_EMPTY && strcasecmp(e->id, id) == 0) {
+        *out = *e;
+        found = clock_mono_ms() - e->checked_ms < ttl_ms ? 1 : 0;
+    }
+    pthread_mutex_unlock(&ustate_cache.mu);
+    return found;
+}
+
+static void ustate_store(const struct ustate_entry *e)
+{
+    pthread_mutex_lock(&ustate_cache.mu);
+    ustate_cache.slot[ustate_slot(e->id)] = *e;
+    pthread_mutex_unlock(&ustate_cache.mu);
+}
+
+void ustate_forget(const char *user_id)
+{
+    pthread_mutex_lock(&ustate_cache.mu);
+    struct ustate_entry *e = &ustate_cache.slot[ustate_slot(user_id)];
+    if (strcasecmp(e->id, user_id) == 0)
+        memset(e, 0, sizeof(*e));
+    pthread_mutex_unlock(&ustate_cache.mu);
+}
+
+/* Ask PostgreSQL about c->sub into *e. 0, or the store's error (a failure, not an answer). */
+static int ustate_fetch(struct svc *s, const char *id, struct ustate_entry *e)
+{
+    int active = 0;
+    char role[16] = "";
+    int rc = store_user_status(s, id, &active, role);
+    if (rc && rc != -ENOENT) {
+        if (atomic_exchange(&ustate_degraded, 1) == 0)
+            log_warn("cannot check accounts in PostgreSQL (%s); using the last known state",
+                     strerror(-rc));
+        return rc;
+    }
+    if (atomic_exchange(&ustate_degraded, 0) == 1)
+        log_info("account checks reach PostgreSQL again");
+    memset(e, 0, sizeof(*e));
+    snprintf(e->id, sizeof(e->id), "%.36s", id);
+    snprintf(e->role, sizeof(e->role), "%s", role);
+    e->kind = rc == -ENOENT ? USTATE_GONE : active ? USTATE_ACTIVE : USTATE_INACTIVE;
+    e->checked_ms = clock_mono_ms();
+    return 0;
+}
+
+int ustate_check(struct svc *s, struct auth_claims *c, const char **why)
+{
+    const struct gw *g = s->app;
+    struct ustate_entry e;
+    int known = ustate_lookup(c->sub, g->cfg.account_check_ttl_ms, &e);
+    if (known != 1) {
+        struct ustate_entry fresh;
+        if (ustate_fetch(s, c->sub, &fresh) == 0) {
+            ustate_store(&fresh);
+            e = fresh;
+        } else if (known < 0) {
+            return 0; /* nothing known and nothing to ask: the token decides */
+        }
+    }
+    if (e.kind == USTATE_GONE) {
+        *why = "this account no longer exists";
+        return -EPERM;
+    }
+    if (e.kind != USTATE_ACTIVE) {
+        *why = "this account is deactivated";
+        return -EPERM;
+    }
+    snprintf(c->role, sizeof(c->role), "%s", e.role);
+    return 0;
+}
