@@ -1,13 +1,13 @@
 /* proxy: streams API routes to the owning service with a freshly minted internal token.
  *
  * The request body is pushed upstream as it arrives and the response is pulled as the
- * client reads it (httpc_pull), so neither is held whole: 1 GB uploads, downloads and
- * Server-Sent Events pass through. A small response that is complete when its headers
- * arrive is sent in one piece with a Content-Length. Connect failures of idempotent
+ * client reads it (uplink: kept-alive sockets per upstream), so neither is held whole: 1 GB
+ * uploads, downloads and Server-Sent Events pass through. A small response that is complete when
+ * its headers arrive is sent in one piece with a Content-Length. Connect failures of idempotent
  * requests are retried once; each upstream has a circuit breaker (state in /metrics). */
 #include "gateway.h"
 
-#include <ibx/httpc.h>
+#include <ibx/uplink.h>
 #include <ibx/log.h>
 #include <ibx/metrics.h>
 
@@ -49,6 +49,9 @@ struct upstream {
     struct breaker *breaker;
 };
 
+/* One socket pool per upstream service, in the order of breakers[]. */
+static struct uplink_pool *pools[sizeof(breakers) / sizeof(breakers[0])];
+
 static const struct upstream upstreams[] = {
     {"/api/v1/datasets", offsetof(struct gw_config, selection_url), &breakers[0]},
     {"/api/v1/projects", offsetof(struct gw_config, selection_url), &breakers[0]},
@@ -70,9 +73,8 @@ static const struct upstream upstreams[] = {
 struct proxy_job {
     struct svc *svc;
     const struct upstream *up;
-    struct httpc_req req;
-    struct httpc_pull *pull;
-    char url[4096];
+    struct uplink_req req;
+    struct uplink *link;
     char lines[PROXY_HEADER_LINES][1100];
     const char *hdrs[PROXY_HEADER_LINES + 1];
     int streamed_body;
@@ -137,16 +139,7 @@ static void breaker_result(struct breaker *b, int ok)
 
 int proxy_internal_token(struct svc *s, const struct http_req *req, char **out)
 {
-    struct auth_claims c = {0};
-    snprintf(c.sub, sizeof(c.sub), "%s", req->claims.sub);
-    snprintf(c.role, sizeof(c.role), "%s", req->claims.role);
-    snprintf(c.scopes, sizeof(c.scopes), "%s", req->claims.scopes);
-    snprintf(c.key_id, sizeof(c.key_id), "%s", req->claims.key_id);
-    snprintf(c.rid, sizeof(c.rid), "%s", req->request_id);
-    snprintf(c.typ, sizeof(c.typ), SVC_INTERNAL_TYP);
-    snprintf(c.iss, sizeof(c.iss), SVC_INTERNAL_ISS);
-    snprintf(c.aud, sizeof(c.aud), SVC_INTERNAL_AUD);
-    return auth_issue(s->keys, &c, SVC_INTERNAL_TTL, out);
+    return tokcache_internal(s, &req->claims, out);
 }
 
 static const struct upstream *proxy_upstream(const char *path)
@@ -188,10 +181,7 @@ static void proxy_headers(struct proxy_job *j, const struct http_req *req, const
     proxy_add_line(j, &n, "X-Forwarded-For", req->client_ip);
     for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++)
         proxy_add_line(j, &n, pass[i], http_req_header(req, pass[i]));
-    const char *cl = http_req_header(req, "Content-Length");
-    if (j->streamed_body)
-        proxy_add_line(j, &n, "Content-Length", cl);
-    j->hdrs[n] = NULL;
+    j->hdrs[n] = NULL; /* body framing (Content-Length or chunked) is uplink's */
 }
 
 static int proxy_idempotent(const char *method)
@@ -224,7 +214,7 @@ static void proxy_job_free(void *ctx)
     struct proxy_job *j = ctx;
     if (!j)
         return;
-    httpc_pull_free(j->pull);
+    uplink_free(j->link);
     explicit_bzero(j->lines[0], sizeof(j->lines[0]));
     free(j);
 }
@@ -251,7 +241,7 @@ static void proxy_fail(struct http_resp *resp, struct proxy_job *j, int rc)
 static ssize_t proxy_stream_out(void *ctx, uint64_t pos, char *out, size_t max)
 {
     struct proxy_job *j = ctx;
-    ssize_t n = httpc_pull_read(j->pull, out, max);
+    ssize_t n = uplink_read(j->link, out, max);
     if (n == 0)
         return HTTP_STREAM_END;
     if (n < 0) {
@@ -284,7 +274,7 @@ static void proxy_answer(struct proxy_job *j, struct http_resp *resp)
 {
     long status = 0;
     const struct httpc_headers *h = NULL;
-    int rc = httpc_pull_headers(j->pull, &status, &h);
+    int rc = uplink_headers(j->link, &status, &h);
     if (rc) {
         proxy_fail(resp, j, rc);
         proxy_job_free(j);
@@ -295,7 +285,7 @@ static void proxy_answer(struct proxy_job *j, struct http_resp *resp)
     const char *ct = httpc_header_get(h, "Content-Type");
     int sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
     const struct buf *body = NULL;
-    rc = sse ? 0 : httpc_pull_buffer(j->pull, PROXY_BUFFERED_MAX, &body);
+    rc = sse ? 0 : uplink_buffer(j->link, PROXY_BUFFERED_MAX, &body);
     if (rc < 0) {
         proxy_fail(resp, j, rc);
         proxy_job_free(j);
@@ -320,7 +310,7 @@ static int proxy_body_chunk(void *ctx, const char *data, size_t len)
     struct proxy_job *j = ctx;
     if (j->err)
         return -1;
-    int rc = httpc_pull_write(j->pull, data, len);
+    int rc = uplink_write(j->link, data, len);
     if (rc) {
         j->err = rc; /* e.g. the upstream answered early: its answer comes from body_end */
         return -1;
@@ -335,7 +325,7 @@ static void proxy_body_end(void *ctx, struct http_resp *resp)
         proxy_job_free(j);
         return;
     }
-    if (j->streamed_body && httpc_pull_write_end(j->pull) != 0 && !j->err)
+    if (j->streamed_body && uplink_write_end(j->link) != 0 && !j->err)
         j->err = -EIO;
     proxy_answer(j, resp);
 }
@@ -344,27 +334,44 @@ static void proxy_body_end(void *ctx, struct http_resp *resp)
 
 static int proxy_start(struct proxy_job *j, const struct http_req *req)
 {
-    httpc_req_init(&j->req, req->method, j->url);
-    j->req.headers = j->hdrs;
-    j->req.timeout_ms = ((const struct gw *)j->svc->app)->cfg.upstream_timeout_ms;
     long long size = -1;
     j->streamed_body = proxy_has_body(req, &size);
-    j->req.body_size = j->streamed_body ? size : -1;
-    int rc = httpc_pull_start(&j->req, j->streamed_body, &j->pull);
-    /* a connect failure shows up when driven: retry idempotent bodiless requests once */
-    if (rc == 0 && !j->streamed_body && proxy_idempotent(req->method)) {
-        long status;
-        const struct httpc_headers *h;
-        rc = httpc_pull_headers(j->pull, &status, &h);
-        if (rc == -ECONNREFUSED) {
-            httpc_pull_free(j->pull);
-            j->pull = NULL;
-            rc = httpc_pull_start(&j->req, 0, &j->pull);
-        } else {
-            rc = 0; /* any other outcome is read again in proxy_answer */
+    j->req.method = req->method;
+    j->req.target = req->raw_uri;
+    j->req.headers = j->hdrs;
+    j->req.body_size = j->streamed_body ? (size >= 0 ? size : -2) : -1;
+    j->req.header_timeout_ms = ((const struct gw *)j->svc->app)->cfg.upstream_timeout_ms;
+    struct uplink_pool *pool = pools[j->up->breaker - breakers];
+    int rc = uplink_start(pool, &j->req, &j->link);
+    /* a refused connect: retry idempotent bodiless requests once */
+    if (rc == -ECONNREFUSED && !j->streamed_body && proxy_idempotent(req->method))
+        rc = uplink_start(pool, &j->req, &j->link);
+    return rc;
+}
+
+int proxy_init(const struct gw *g)
+{
+    for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
+        const struct upstream *up = NULL;
+        for (size_t k = 0; !up && k < sizeof(upstreams) / sizeof(upstreams[0]); k++) {
+            if (upstreams[k].breaker == &breakers[i])
+                up = &upstreams[k];
+        }
+        int rc = uplink_pool_new(proxy_base(g, up), &pools[i]);
+        if (rc) {
+            log_error("%s: the upstream URL must be http://host[:port]", breakers[i].name);
+            return rc;
         }
     }
-    return rc;
+    return 0;
+}
+
+void proxy_fini(void)
+{
+    for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
+        uplink_pool_free(pools[i]);
+        pools[i] = NULL;
+    }
 }
 
 void proxy_handle(struct http_req *req, struct http_resp *resp)
@@ -390,9 +397,6 @@ void proxy_handle(struct http_req *req, struct http_resp *resp)
     }
     j->svc = s;
     j->up = up;
-    snprintf(j->url, sizeof(j->url), "%s%s", proxy_base(s->app, up), req->raw_uri);
-    long long size;
-    j->streamed_body = proxy_has_body(req, &size);
     proxy_headers(j, req, token);
     free(token);
     int rc = proxy_start(j, req);
