@@ -3,6 +3,7 @@
 #define IBX_GATEWAY_H
 
 #include <ibx/svc.h>
+#include <ibx/ttlcache.h>
 
 #include <jansson.h>
 
@@ -189,7 +190,19 @@ int events_user_deleted(struct svc *s, const char *user_id) __attribute__((warn_
 /* ---- web.c ---- */
 void web_serve(struct http_req *req, struct http_resp *resp);
 
+/* ---- tokcache.c: cached verification of access tokens and minting of internal ones ---- */
+int tokcache_init(void) __attribute__((warn_unused_result));
+void tokcache_fini(void);
+int tokcache_verify_access(struct svc *s, const char *tok, struct auth_claims *out,
+                           const char **why) __attribute__((warn_unused_result));
+/* The internal token for this identity (caller frees). */
+int tokcache_internal(struct svc *s, const struct auth_claims *who, char **out)
+    __attribute__((warn_unused_result));
+
 /* ---- proxy.c ---- */
+/* Socket pools for the upstream services (from the configured URLs); at start-up. */
+int proxy_init(const struct gw *g) __attribute__((warn_unused_result));
+void proxy_fini(void);
 void proxy_handle(struct http_req *req, struct http_resp *resp);
 /* Mint the internal token for this request. Caller frees. */
 int proxy_internal_token(struct svc *s, const struct http_req *req, char **out)

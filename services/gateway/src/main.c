@@ -50,7 +50,7 @@ static int gw_authenticate(void *app, struct http_req *req, const char **why)
         *why = "sign in first: send Authorization: Bearer <access token>";
         return -EPERM;
     }
-    int rc = auth_verify(s->keys, tok, GW_ISS, GW_AUD, "access", 30, &req->claims, why);
+    int rc = tokcache_verify_access(s, tok, &req->claims, why);
     return rc ? rc : ustate_check(s, &req->claims, why);
 }
 
@@ -88,9 +88,19 @@ static int gw_init(struct svc *s)
     char random_pw[48];
     ids_random_token(random_pw, 24);
     int rc = acct_hash_password(g, random_pw, g->dummy_hash, sizeof(g->dummy_hash));
+    if (rc == 0)
+        rc = tokcache_init();
+    if (rc == 0)
+        rc = proxy_init(g);
     if (rc)
         return rc;
     return gw_bootstrap_admin(s, g);
+}
+
+static void gw_fini(struct svc *s)
+{
+    proxy_fini();
+    tokcache_fini();
 }
 
 static const struct svc_def gw_def = {
@@ -104,6 +114,7 @@ static const struct svc_def gw_def = {
     .authenticate = gw_authenticate,
     .fallback = web_serve,
     .init = gw_init,
+    .fini = gw_fini,
 };
 
 int main(int argc, char **argv)
