@@ -144,6 +144,13 @@ struct th_svc *th_service_start(struct th_stack *st, const char *name, const cha
     size_t n = 0;
     for (; n < 8; n++)
         env[n] = e[n];
+    /* Tests drive a gateway far faster than people do: generous rate limits unless the
+     * test sets its own in extra (later entries win). */
+    static const char *const gw_limits[] = {
+        "IBX_RATE_AUTH_PER_MIN=1000000", "IBX_RATE_AUTH_BURST=1000000",
+        "IBX_RATE_API_PER_MIN=1000000", "IBX_RATE_API_BURST=1000000", NULL};
+    for (size_t i = 0; strcmp(name, "gateway") == 0 && gw_limits[i]; i++)
+        env[n++] = gw_limits[i];
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
         env[n++] = extra[i];
     env[n] = NULL;

@@ -38,10 +38,42 @@ static const struct config_var gw_vars[] = {
     {"IBX_ACCOUNT_CHECK_TTL_MS", CONFIG_INT, "5000", 0,
      "how long a replica reuses an account's checked active flag and role (0: every request)", 0,
      60000, NULL, &gw_state_storage.cfg.account_check_ttl_ms},
+    /* API keys, rate limits and quotas (keys.c, limits.c, quota.c) */
+    {"IBX_RATE_AUTH_PER_MIN", CONFIG_INT, "20", 0,
+     "requests a minute per client address on the public /api/v1/auth/ routes", 1, 1000000, NULL,
+     &gw_state_storage.lim.auth_per_min},
+    {"IBX_RATE_AUTH_BURST", CONFIG_INT, "10", 0, "of which at once", 1, 1000000, NULL,
+     &gw_state_storage.lim.auth_burst},
+    {"IBX_RATE_API_PER_MIN", CONFIG_INT, "600", 0,
+     "requests a minute per user or API key (per address on other public routes)", 1, 1000000, NULL,
+     &gw_state_storage.lim.api_per_min},
+    {"IBX_RATE_API_BURST", CONFIG_INT, "100", 0, "of which at once", 1, 1000000, NULL,
+     &gw_state_storage.lim.api_burst},
+    {"IBX_RATE_LEASE_MAX", CONFIG_INT, "10", 0,
+     "most tokens a replica leases at once (overshoot <= replicas x slice)", 1, 10000, NULL,
+     &gw_state_storage.lim.lease_max},
+    {"IBX_RATE_LEASE_MS", CONFIG_INT, "2000", 0,
+     "unused leased tokens go back to the shared budget after this idle time", 100, 600000, NULL,
+     &gw_state_storage.lim.lease_ms},
+    {"IBX_API_KEY_CACHE_S", CONFIG_INT, "5", 0,
+     "seconds a replica reuses an API-key lookup: a revoked key stops within this", 1, 300, NULL,
+     &gw_state_storage.lim.key_cache_s},
+    {"IBX_QUOTA_RUNS_PER_MONTH", CONFIG_INT, "500", 0, "pipeline runs per user and UTC month", 0,
+     100000000, NULL, &gw_state_storage.lim.runs_per_month},
+    {"IBX_QUOTA_CONCURRENT_EXPERIMENTS", CONFIG_INT, "5", 0,
+     "experiments a user may run at once (enforced by ml-pipeline)", 0, 100000, NULL,
+     &gw_state_storage.lim.concurrent_experiments},
+    {"IBX_QUOTA_LLM_TOKENS_PER_DAY", CONFIG_INT, "200000", 0,
+     "LLM tokens (prompt + completion) per user and UTC day", 0, 1000000000000L, NULL,
+     &gw_state_storage.lim.llm_tokens_per_day},
+    {"IBX_QUOTA_HOLD_S", CONFIG_INT, "900", 0,
+     "a quota reservation without its usage event expires after this", 10, 604800, NULL,
+     &gw_state_storage.lim.quota_hold_s},
 };
 
-/* Bearer access tokens (aud ibx-api, typ access) for every non-public route, of accounts
- * that are still active (their current role replaces the token's: userstate.c). */
+/* Bearer access tokens (aud ibx-api, typ access) or API keys (ibx_...: admit.c) for every
+ * non-public route, of accounts that are still active (their current role replaces the
+ * token's: userstate.c). */
 static int gw_authenticate(void *app, struct http_req *req, const char **why)
 {
     struct svc *s = app;
@@ -50,7 +82,8 @@ static int gw_authenticate(void *app, struct http_req *req, const char **why)
         *why = "sign in first: send Authorization: Bearer <access token>";
         return -EPERM;
     }
-    int rc = tokcache_verify_access(s, tok, &req->claims, why);
+    int rc = keys_is_secret(tok) ? admit_key_auth(s, tok, &req->claims, why)
+                                 : tokcache_verify_access(s, tok, &req->claims, why);
     return rc ? rc : ustate_check(s, &req->claims, why);
 }
 
@@ -92,13 +125,14 @@ static int gw_init(struct svc *s)
         rc = tokcache_init();
     if (rc == 0)
         rc = proxy_init(g);
-    if (rc)
-        return rc;
-    return gw_bootstrap_admin(s, g);
+    if (rc == 0)
+        rc = gw_bootstrap_admin(s, g);
+    return rc ? rc : admit_start(s);
 }
 
 static void gw_fini(struct svc *s)
 {
+    admit_stop(s);
     proxy_fini();
     tokcache_fini();
 }
@@ -112,6 +146,7 @@ static const struct svc_def gw_def = {
     .vars = gw_vars,
     .nvars = sizeof(gw_vars) / sizeof(gw_vars[0]),
     .authenticate = gw_authenticate,
+    .admit = admit_request,
     .fallback = web_serve,
     .init = gw_init,
     .fini = gw_fini,

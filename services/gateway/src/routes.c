@@ -130,7 +130,8 @@ static void h_login(struct http_req *req, struct http_resp *resp)
 {
     struct svc *s = gw_svc(req);
     char *email = NULL, *password = NULL;
-    if (gw_login_credentials(req, resp, &email, &password) != 0)
+    if (gw_login_credentials(req, resp, &email, &password) != 0 ||
+        admit_login_allowed(s, req, email, resp) != 0)
         goto out;
     struct gw_user u;
     int rc = store_user_by_email(s, email, &u);
@@ -141,10 +142,12 @@ static void h_login(struct http_req *req, struct http_resp *resp)
     /* Verify against a real hash even for unknown emails so timing reveals nothing. */
     int ok = acct_password_ok(rc == 0 ? u.password_hash : gw_state(req)->dummy_hash, password);
     if (rc != 0 || !ok || !u.is_active) {
+        limits_login_failed(s, email, req->client_ip);
         http_resp_error(resp, 401, "invalid_credentials", "the email or password is incorrect",
                         NULL);
         goto out;
     }
+    limits_login_succeeded(s, email);
     json_t *tokens = NULL;
     rc = tokens_sign_in(s, &u, &tokens);
     if (rc)
@@ -515,6 +518,176 @@ static void h_admin_user_patch(struct http_req *req, struct http_resp *resp)
     json_decref(body);
 }
 
+/* ---- API keys, quota and usage (keys.c, quota.c; admission in admit.c) ---- */
+
+static json_t *gw_key_json(const struct gw_key *k)
+{
+    json_t *scopes = json_array();
+    char buf[sizeof(k->scopes)];
+    snprintf(buf, sizeof(buf), "%s", k->scopes);
+    for (char *p = buf, *sp; p && *p; p = sp ? sp + 1 : NULL) {
+        sp = strchr(p, ' ');
+        if (sp)
+            *sp = '\0';
+        json_array_append_new(scopes, json_string(p));
+    }
+    json_t *limits = json_pack(
+        "{s:o, s:o}", "requests_per_minute",
+        k->requests_per_minute ? json_integer(k->requests_per_minute) : json_null(),
+        "tokens_per_day", k->tokens_per_day ? json_integer(k->tokens_per_day) : json_null());
+    return json_pack(
+        "{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:b}", "id", k->id, "prefix", k->prefix, "name",
+        k->name, "scopes", scopes, "limits", limits, "created_at", k->created_at, "last_used_at",
+        k->last_used_at[0] ? json_string(k->last_used_at) : json_null(), "expires_at",
+        k->expires_at[0] ? json_string(k->expires_at) : json_null(), "revoked", k->revoked);
+}
+
+static const struct jsonv_field key_fields[] = {
+    {"name", JSONV_STRING, 1, 100, 1, 0, 0},
+    {"scopes", JSONV_ARRAY, 1, 8, 1, 0, 0},
+    {"expires_at", JSONV_STRING, 0, 40, 1, 0, 1},
+    {"limits", JSONV_OBJECT, 0, 0, 1, 0, 1},
+};
+
+static const struct jsonv_field key_limit_fields[] = {
+    {"requests_per_minute", JSONV_INT, 0, 0, 1, 1000000, 1},
+    {"tokens_per_day", JSONV_INT, 0, 0, 1, 1e12, 1},
+};
+
+struct gw_key_req {
+    const char *name;
+    char scopes[32];
+    long rpm;
+    long long tokens_per_day;
+    long long expires_ms;
+};
+
+/* The fields of POST /api-keys; on failure the response is set (422). */
+static int gw_key_parse(const json_t *body, struct http_resp *resp, struct gw_key_req *k)
+{
+    json_t *details = NULL;
+    const json_t *lim = json_object_get(body, "limits");
+    if (jsonv_check(body, key_fields, 4, 1, &details) != 0 ||
+        (json_is_object(lim) && jsonv_check(lim, key_limit_fields, 2, 1, &details) != 0)) {
+        http_resp_error(resp, 422, "validation_failed", "the request has invalid fields", details);
+        return -EINVAL;
+    }
+    const char *problem = NULL, *field = "name";
+    k->name = jsonv_str(body, "name");
+    if (!k->name[0])
+        problem = "must not be empty";
+    else if ((problem = keys_scopes_problem(json_object_get(body, "scopes"), k->scopes,
+                                            sizeof(k->scopes))) != NULL)
+        field = "scopes";
+    else if ((problem = keys_expiry_problem(jsonv_str(body, "expires_at"), &k->expires_ms)))
+        field = "expires_at";
+    if (problem) {
+        gw_validation_error(resp, field, problem);
+        return -EINVAL;
+    }
+    k->rpm = (long)json_integer_value(json_object_get(lim, "requests_per_minute"));
+    k->tokens_per_day = (long long)json_integer_value(json_object_get(lim, "tokens_per_day"));
+    return 0;
+}
+
+static void h_key_create(struct http_req *req, struct http_resp *resp)
+{
+    json_t *body = NULL;
+    struct gw_key_req k = {0};
+    if (http_req_json(req, resp, &body) != 0 || gw_key_parse(body, resp, &k) != 0)
+        goto out;
+    char secret[KEYS_SECRET_LEN + 1], prefix[KEYS_PREFIX_LEN + 1], hash[65];
+    keys_new_secret(secret, prefix, hash);
+    struct gw_key key;
+    int rc = store_key_create(gw_svc(req), req->claims.sub, k.name, prefix, hash, k.scopes, k.rpm,
+                              k.tokens_per_day, k.expires_ms, &key);
+    if (rc == -EMSGSIZE) {
+        http_resp_error(resp, 409, "too_many_keys",
+                        "you have the maximum number of active API keys; revoke one first",
+                        json_pack("{s:i}", "max_active", KEYS_MAX_ACTIVE));
+    } else if (rc) {
+        http_resp_errno(resp, rc, NULL);
+    } else {
+        json_t *o = gw_key_json(&key);
+        json_object_set_new(o, "key", json_string(secret));
+        http_resp_json(resp, 201, o);
+        http_resp_header(resp, "Cache-Control", "no-store");
+    }
+    explicit_bzero(secret, sizeof(secret));
+out:
+    json_decref(body);
+}
+
+static void h_key_list(struct http_req *req, struct http_resp *resp)
+{
+    struct gw_key *keys = NULL;
+    size_t n = 0;
+    int rc = store_key_list(gw_svc(req), req->claims.sub, &keys, &n);
+    if (rc) {
+        http_resp_errno(resp, rc, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, gw_key_json(&keys[i]));
+    free(keys);
+    http_resp_json(resp, 200, json_pack("{s:o}", "api_keys", arr));
+}
+
+static void h_key_revoke(struct http_req *req, struct http_resp *resp)
+{
+    const char *id = http_req_param(req, "id");
+    int rc = store_key_revoke(gw_svc(req), req->claims.sub, id);
+    if (rc == -ENOENT) {
+        http_resp_error(resp, 404, "not_found", "you have no API key with this id", NULL);
+        return;
+    }
+    if (rc) {
+        http_resp_errno(resp, rc, NULL);
+        return;
+    }
+    keys_forget(gw_state(req)->keys, id);
+    resp->status = 204;
+}
+
+static void h_quota(struct http_req *req, struct http_resp *resp)
+{
+    json_t *o = NULL;
+    int rc = quota_status_json(gw_svc(req), req->claims.sub, &o);
+    if (rc)
+        http_resp_errno(resp, rc, NULL);
+    else
+        http_resp_json(resp, 200, o);
+}
+
+static void h_usage(struct http_req *req, struct http_resp *resp)
+{
+    static const char *const groups[] = {"day", "model", "key"};
+    const char *g = http_req_query(req, "group_by");
+    size_t gi = 0;
+    while (g && gi < 3 && strcmp(g, groups[gi]) != 0)
+        gi++;
+    long from = 0, to = 0;
+    const char *param = "group_by", *problem = gi < 3 ? NULL : "must be day, model or key";
+    if (!problem) {
+        param = "from/to";
+        problem =
+            quota_range_problem(http_req_query(req, "from"), http_req_query(req, "to"), &from, &to);
+    }
+    if (problem) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s %s", param, problem);
+        http_resp_error(resp, 400, "invalid_query", msg, json_pack("{s:s}", "parameter", param));
+        return;
+    }
+    json_t *o = NULL;
+    int rc = quota_usage_json(gw_svc(req), req->claims.sub, from, to, (enum gw_usage_group)gi, &o);
+    if (rc)
+        http_resp_errno(resp, rc, NULL);
+    else
+        http_resp_json(resp, 200, o);
+}
+
 /* Proxied routes stream their bodies both ways (see proxy.c); 1 GiB per request. */
 #define PROXY(m, p)                                                                                \
     {                                                                                              \
@@ -543,6 +716,14 @@ const struct http_route gw_routes[] = {
     {"GET", "/api/v1/admin/users", h_admin_users, 0, 0, "accounts, paged (admin)"},
     {"PATCH", "/api/v1/admin/users/{id}", h_admin_user_patch, GW_SMALL_BODY, 0,
      "change an account's role or is_active (admin)"},
+    /* API keys, quota and usage */
+    {"POST", "/api/v1/api-keys", h_key_create, GW_SMALL_BODY, 0,
+     "create an API key {name, scopes, expires_at?, limits?}: its secret is shown only here"},
+    {"GET", "/api/v1/api-keys", h_key_list, 0, 0, "the caller's API keys (never their secrets)"},
+    {"DELETE", "/api/v1/api-keys/{id}", h_key_revoke, 0, 0, "revoke an API key at once"},
+    {"GET", "/api/v1/quota", h_quota, 0, 0, "the caller's quotas: limits, use and reset times"},
+    {"GET", "/api/v1/usage", h_usage, 0, 0,
+     "the caller's usage ?from&to (YYYY-MM-DD) &group_by=day|model|key"},
     PROXY_ALL("/api/v1/datasets/{rest*}"),
     PROXY_ALL("/api/v1/projects/{rest*}"),
     PROXY_ALL("/api/v1/experiments/{rest*}"),
