@@ -556,7 +556,7 @@ static ssize_t decode_chunked(struct uplink *u, char *dst, size_t max)
             u->cst = CH_SIZE;
             break;
         case CH_TRAILER:
-            if (!(line = chunk_line(u, &len)))
+            if (!chunk_line(u, &len))
                 return avail > UPLINK_LINE_MAX ? -EIO : 0;
             if (len == 0) {
                 u->body_done = 1;
