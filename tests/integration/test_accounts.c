@@ -93,6 +93,7 @@ static void expect_error(const char *method, const char *path, const char *token
 
 static void sess_from(const struct th_resp *r, struct sess *s)
 {
+    memset(s, 0, sizeof(*s));
     const json_t *u = json_object_get(r->json, "user");
     snprintf(s->id, sizeof(s->id), "%s", json_string_value(json_object_get(u, "id")));
     snprintf(s->email, sizeof(s->email), "%s", json_string_value(json_object_get(u, "email")));
@@ -422,13 +423,19 @@ static void test_profile_patch_refused(void **state)
         "{\"ai_familiarity\":6}",
         "{\"ai_familiarity\":true}",
         "{\"display_name\":\"line\\nbreak\"}",
-        "{\"display_name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
         "{\"display_name\":12}",
         "[]",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         expect_error("PATCH", "/api/v1/users/me", a.access, bad[i], 422, "validation_failed");
+    char long_name[101 + 1], body[256];
+    memset(long_name, 'a', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    snprintf(body, sizeof(body), "{\"display_name\":\"%s\"}", long_name);
+    expect_error("PATCH", "/api/v1/users/me", a.access, body, 422, "validation_failed");
+    long_name[100] = '\0'; /* 100 characters is the limit */
+    snprintf(body, sizeof(body), "{\"display_name\":\"%s\"}", long_name);
+    assert_int_equal(status_of("PATCH", "/api/v1/users/me", a.access, body), 200);
     expect_error("PATCH", "/api/v1/users/me", a.access, "{\"age\":", 400, "invalid_json");
     expect_error("PATCH", "/api/v1/users/me", a.access, "{\"display_name\":\"nul\\u0000byte\"}",
                  400, "invalid_json");
