@@ -895,7 +895,7 @@ int store_quota_reserve(struct svc *s, const char *user_id, const char *kind, lo
     if (rc == 0)
         rc = store_lq_counter_lock(c, user_id, kind, &u);
     if (rc == 0 && u.used + u.reserved + amount > limit)
-        rc = -EAGAIN;
+        rc = -EACCES;
     if (rc == 0)
         rc = store_lq_reserve_insert(c, user_id, kind, amount, hold_s, request_id, id);
     if (rc == 0)
@@ -903,7 +903,7 @@ int store_quota_reserve(struct svc *s, const char *user_id, const char *kind, lo
     db_release(c);
     if (rc == 0)
         memcpy(id_out, id, sizeof(id));
-    if (rc == 0 || rc == -EAGAIN)
+    if (rc == 0 || rc == -EACCES)
         *use = u;
     return rc;
 }
