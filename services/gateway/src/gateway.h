@@ -132,8 +132,8 @@ struct gw_profile_patch {
 int store_user_update_profile(struct svc *s, const char *id, const struct gw_profile_patch *p,
                               struct gw_user *out) __attribute__((warn_unused_result));
 /* Replace the password hash if it is still old_hash and revoke every session of the user
- * except family keep_family (NULL: all), in one statement. -EACCES when the hash changed
- * in between, -ENOENT no such user. */
+ * except family keep_family (NULL: all), in one statement. -EACCES when the account no
+ * longer has old_hash (changed in between, or gone). */
 int store_user_set_password(struct svc *s, const char *id, const char *old_hash,
                             const char *new_hash, const char *keep_family)
     __attribute__((warn_unused_result));
@@ -167,7 +167,7 @@ json_t *gw_user_json(const struct gw_user *u);
 int tokens_sign_in(struct svc *s, const struct gw_user *u, json_t **out)
     __attribute__((warn_unused_result));
 /* Rotate refresh_token (borrowed): *out as above. Errors as store_session_rotate, and
- * -ENOENT for a token that is not even well-formed, -EPERM for an account that is gone. */
+ * -ENOENT for a token that is not even well-formed or an account that is gone. */
 int tokens_refresh(struct svc *s, const char *refresh_token, json_t **out)
     __attribute__((warn_unused_result));
 /* The session family in an access token's jti: 0, or -ENOENT (API keys, older tokens). */

@@ -101,6 +101,8 @@ int tokens_refresh(struct svc *s, const char *refresh_token, json_t **out)
         rc = -EPERM;
     if (rc == 0)
         rc = tokens_pair_json(s, &u, rot.family_id, refresh, out);
+    if (rc == 0 && store_sessions_purge_expired(s, u.id) != 0)
+        log_warn("could not purge the expired sessions of a user; going on");
     explicit_bzero(refresh, sizeof(refresh));
     return rc;
 }
