@@ -211,6 +211,14 @@ static const json_t *part_items(const json_t *doc, const char *svc, const char *
 static void test_export_gathers_every_service(void **state)
 {
     struct th_resp r;
+    /* an API key: listed in the export, its secret and hash never */
+    assert_int_equal(call("POST", gw->url, "/api/v1/api-keys", alice.access,
+                          "{\"name\":\"export-key\",\"scopes\":[\"read\"]}", &r),
+                     201);
+    char secret[256];
+    snprintf(secret, sizeof(secret), "%s", json_string_value(json_object_get(r.json, "key")));
+    assert_true(strlen(secret) > 16);
+    th_resp_free(&r);
     assert_int_equal(call("GET", gw->url, "/api/v1/users/me/export", alice.access, NULL, &r), 200);
     char cd[128];
     assert_int_equal(th_resp_header(&r, "Content-Disposition", cd, sizeof(cd)), 0);
@@ -220,6 +228,13 @@ static void test_export_gathers_every_service(void **state)
                         alice.id);
     assert_non_null(json_string_value(json_object_get(doc, "exported_at")));
     assert_true(json_array_size(part_items(doc, "gateway", "sessions")) >= 1);
+    const json_t *keys_part = part_items(doc, "gateway", "api_keys");
+    assert_int_equal(json_array_size(keys_part), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(keys_part, 0), "name")),
+                        "export-key");
+    assert_null(strstr(r.body, secret));
+    part_items(doc, "gateway", "usage");
+    part_items(doc, "gateway", "quota_counters");
     const json_t *ds = part_items(doc, "selection", "datasets");
     assert_int_equal(json_array_size(ds), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(ds, 0), "id")),
@@ -233,7 +248,8 @@ static void test_export_gathers_every_service(void **state)
     assert_int_equal(json_array_size(part_items(doc, "xai-engine", "explanations")), 1);
     assert_int_equal(json_array_size(part_items(doc, "model-serving", "deployments")), 1);
     /* no secrets, and nothing of another user */
-    static const char *const never[] = {"token_hash", "password_hash", "$argon2", "bob@"};
+    static const char *const never[] = {"token_hash", "key_hash", "password_hash", "$argon2",
+                                        "bob@"};
     for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
         assert_null(strstr(r.body, never[i]));
     assert_null(strstr(r.body, bob.id));
@@ -338,6 +354,7 @@ static void test_erasure_cascade(void **state)
     /* the gateway's part is gone at once */
     assert_int_equal(rows_of("gateway.users", "id", alice.id), 0);
     assert_int_equal(rows_of("gateway.sessions", "user_id", alice.id), 0);
+    assert_int_equal(rows_of("gateway.api_keys", "user_id", alice.id), 0);
     assert_int_equal(status_of("GET", gw->url, "/api/v1/users/me", alice.access, NULL), 401);
     snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", alice.refresh);
     assert_int_equal(status_of("POST", gw->url, "/api/v1/auth/refresh", NULL, body), 401);

@@ -113,8 +113,10 @@ int store_sessions_revoke_token_family(struct svc *s, const char *user_id, const
 /* Delete user_id's sessions that expired (they no longer matter for reuse detection). */
 int store_sessions_purge_expired(struct svc *s, const char *user_id)
     __attribute__((warn_unused_result));
-/* user_id's sessions without token hashes, as a JSON array (caller decrefs). */
-int store_sessions_json(struct svc *s, const char *user_id, json_t **out)
+/* The gateway's rows about user_id for the export (caller decrefs): {"sessions",
+ * "api_keys", "quota_counters", "quota_reservations", "usage"}, each an array of rows,
+ * never a token or key hash. */
+int store_gateway_export_json(struct svc *s, const char *user_id, json_t **out)
     __attribute__((warn_unused_result));
 /* is_active and role of an account: 0, -ENOENT (no such account), -EIO, -EAGAIN. */
 int store_user_status(struct svc *s, const char *id, int *is_active, char role[16])

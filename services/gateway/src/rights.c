@@ -51,21 +51,22 @@ static int rights_fetch(const struct gw *g, size_t i, const char *user_id, const
     return -EIO;
 }
 
-/* The gateway's own part: the account and its sessions (never the hashes). */
+/* The gateway's own part: the account, its sessions, API keys, quotas and usage (never a
+ * password, token or key hash). */
 static int rights_gateway_part(struct svc *s, const char *user_id, json_t *doc)
 {
     struct gw_user u;
-    json_t *sessions = NULL;
+    json_t *rows = NULL;
     int rc = store_user_by_id(s, user_id, &u);
     if (rc == 0)
-        rc = store_sessions_json(s, user_id, &sessions);
+        rc = store_gateway_export_json(s, user_id, &rows);
     if (rc)
         return rc;
     char at[40];
     clock_iso8601(clock_wall_ms(), at, sizeof(at));
     json_object_set_new(doc, "exported_at", json_string(at));
     json_object_set_new(doc, "user", gw_user_json(&u));
-    json_object_set_new(doc, "gateway", json_pack("{s:o}", "sessions", sessions));
+    json_object_set_new(doc, "gateway", rows);
     return 0;
 }
 

@@ -254,11 +254,11 @@ int store_sessions_purge_expired(struct svc *s, const char *user_id)
                       1, p);
 }
 
-/* The JSON array (text) in the first cell of a one-row result, parsed. */
+/* The JSON object (text) in the first cell of a one-row result, parsed. */
 static int store_json_cell(PGresult *r, json_t **out)
 {
     json_t *v = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
-    if (!json_is_array(v)) {
+    if (!json_is_object(v)) {
         json_decref(v);
         return -EIO;
     }
@@ -266,17 +266,26 @@ static int store_json_cell(PGresult *r, json_t **out)
     return 0;
 }
 
-int store_sessions_json(struct svc *s, const char *user_id, json_t **out)
+int store_gateway_export_json(struct svc *s, const char *user_id, json_t **out)
 {
     const char *p[] = {user_id};
     PGresult *r = NULL;
-    int rc =
-        db_query(s->db,
-                 "SELECT coalesce(json_agg(json_build_object('id', id, 'family_id', family_id, "
-                 "'created_at', created_at, 'expires_at', expires_at, 'rotated_at', rotated_at, "
-                 "'revoked_at', revoked_at) ORDER BY created_at, id), '[]') "
-                 "FROM gateway.sessions WHERE user_id = $1",
-                 1, p, &r);
+    int rc = db_query(
+        s->db,
+        "SELECT json_build_object("
+        "'sessions', coalesce((SELECT json_agg(to_jsonb(x) - 'token_hash' "
+        "ORDER BY x.created_at, x.id) FROM gateway.sessions x WHERE x.user_id = $1), '[]'), "
+        "'api_keys', coalesce((SELECT json_agg(to_jsonb(x) - 'key_hash' "
+        "ORDER BY x.created_at, x.id) FROM gateway.api_keys x WHERE x.user_id = $1), '[]'), "
+        "'quota_counters', coalesce((SELECT json_agg(to_jsonb(x) "
+        "ORDER BY x.period_start, x.kind, x.scope_id) FROM gateway.quota_counters x "
+        "WHERE x.user_id = $1), '[]'), "
+        "'quota_reservations', coalesce((SELECT json_agg(to_jsonb(x) "
+        "ORDER BY x.created_at, x.id) FROM gateway.quota_reservations x "
+        "WHERE x.user_id = $1), '[]'), "
+        "'usage', coalesce((SELECT json_agg(to_jsonb(x) ORDER BY x.at, x.event_key) "
+        "FROM gateway.usage_ledger x WHERE x.user_id = $1), '[]'))",
+        1, p, &r);
     if (rc)
         return rc;
     rc = store_json_cell(r, out);
