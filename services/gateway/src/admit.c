@@ -136,12 +136,14 @@ static int admit_llm_quota(struct svc *s, const struct http_req *req, const stru
     long retry = 1;
     if (keys_parse_time(over.resets_at, &ms) == 0)
         retry = (long)((ms - clock_wall_ms() + 999) / 1000);
+    int of_key = key && strcmp(over.scope_id, key->id) == 0;
     char msg[160];
-    snprintf(msg, sizeof(msg), "the LLM token quota of %lld a day is used up", over.limit);
+    snprintf(msg, sizeof(msg), "%s LLM token quota of %lld a day is used up",
+             of_key ? "this API key's" : "your", over.limit);
     json_t *d = json_pack("{s:s, s:I, s:I, s:s}", "quota",
-                          key && key->tokens_per_day ? "key_tokens_per_day" : "llm_tokens_per_day",
-                          "limit", (json_int_t)over.limit, "used", (json_int_t)over.used,
-                          "resets_at", over.resets_at);
+                          of_key ? "key_tokens_per_day" : "llm_tokens_per_day", "limit",
+                          (json_int_t)over.limit, "used", (json_int_t)over.used, "resets_at",
+                          over.resets_at);
     admit_fail(req, resp, 429, "quota_exceeded", msg, d, retry < 1 ? 1 : retry);
     return -EACCES;
 }

@@ -324,6 +324,7 @@ void limits_login_succeeded(struct svc *s, const char *email);
 /* ---- quota.c: quotas, usage settlement (consumer group gateway-usage on ibx.usage) ---- */
 struct quota;
 struct gw_quota_use {
+    char scope_id[37]; /* whose (quota_check_llm: the user's or the key's id) */
     long long limit, used, reserved;
     char period_start[40], resets_at[40]; /* UTC, ISO-8601 */
 };

@@ -249,8 +249,9 @@ static size_t lim_collect(struct limits *l, struct lim_stripe *st, int64_t now, 
                 ret[n++].n = e->held;
                 e->held = 0;
             }
-            int dead = e->refs == 0 && e->held == 0 && now >= e->deny_until_ms &&
-                       (all || now - e->last_used_ms >= LIM_IDLE_FREE_MS);
+            int dead =
+                e->refs == 0 && e->held == 0 &&
+                (all || (now >= e->deny_until_ms && now - e->last_used_ms >= LIM_IDLE_FREE_MS));
             if (!dead) {
                 pp = &e->next;
                 continue;

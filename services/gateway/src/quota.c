@@ -196,6 +196,7 @@ static int quota_tokens_left(struct svc *s, const char *scope_id, long long limi
     if (u.used + u.reserved < limit)
         return 0;
     u.limit = limit;
+    snprintf(u.scope_id, sizeof(u.scope_id), "%s", scope_id);
     *over = u;
     return -EACCES;
 }
