@@ -820,7 +820,13 @@ static void http_dispatch(struct http_ctx *c)
     }
     if (!(r->route->flags & HTTP_PUBLIC) && s->opts.authenticate) {
         const char *why = "authentication is required";
-        if (s->opts.authenticate(s->opts.app, r, &why) != 0) {
+        int rc = s->opts.authenticate(s->opts.app, r, &why);
+        if (rc == -EIO || rc == -EAGAIN) { /* a dependency is down, not the caller's fault */
+            http_resp_error(resp, 503, "service_unavailable",
+                            "credentials cannot be checked right now; retry shortly", NULL);
+            return;
+        }
+        if (rc != 0) {
             http_resp_header(resp, "WWW-Authenticate", "Bearer");
             http_resp_error(resp, 401, "unauthorized", why, NULL);
             return;

@@ -30,7 +30,8 @@ struct http_server;
 
 typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp);
 
-/* Fill req->claims and return 0, or return <0 and set *why (a static string). */
+/* Fill req->claims and return 0, or return <0 and set *why (a static string): the request
+ * gets 401, or 503 when the hook returns -EIO/-EAGAIN (a dependency is down). */
 typedef int (*http_auth_fn)(void *app, struct http_req *req, const char **why);
 /* Admission after authentication (or for public routes, without it) and before the
  * handler: rate limits, quotas. Return 0 to go on (it may add headers to resp, e.g.
