@@ -257,6 +257,12 @@ static void test_sign_in_flood_per_address(void **state)
     struct th_resp r;
     assert_int_equal(call(gw_a, "GET", "/api/v1/users/me", tok, NULL, &r), 200);
     th_resp_free(&r);
+    /* operators see it */
+    char url[128];
+    snprintf(url, sizeof(url), "%s/metrics", gw_a->url);
+    assert_int_equal(th_http("GET", url, NULL, NULL, &r), 0);
+    assert_non_null(strstr(r.body, "gateway_rate_limited_total{class=\"auth\"}"));
+    th_resp_free(&r);
     free(tok);
 }
 

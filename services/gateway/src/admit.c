@@ -5,6 +5,7 @@
 
 #include <ibx/clock.h>
 #include <ibx/log.h>
+#include <ibx/metrics.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -132,6 +133,8 @@ static int admit_llm_quota(struct svc *s, const struct http_req *req, const stru
         log_warn("cannot check the LLM token quota (%s); admitting", strerror(-rc));
         return 0;
     }
+    metrics_counter_add("gateway_quota_exceeded_total", "requests refused by a quota",
+                        "quota=\"llm_tokens\"", 1);
     long long ms = 0;
     long retry = 1;
     if (keys_parse_time(over.resets_at, &ms) == 0)
@@ -165,6 +168,9 @@ int admit_request(void *app, struct http_req *req, struct http_resp *resp)
     limits_check(g->limits, bucket, per_min, burst, &v);
     admit_headers(resp, &v);
     if (!v.allowed) {
+        metrics_counter_add("gateway_rate_limited_total", "requests refused by a rate limit",
+                            strncmp(bucket, "auth:", 5) == 0 ? "class=\"auth\"" : "class=\"api\"",
+                            1);
         char msg[128];
         snprintf(msg, sizeof(msg), "too many requests: the limit is %ld a minute", v.limit);
         admit_fail(req, resp, 429, "rate_limited", msg,

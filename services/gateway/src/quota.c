@@ -6,6 +6,7 @@
 #include <ibx/clock.h>
 #include <ibx/ids.h>
 #include <ibx/log.h>
+#include <ibx/metrics.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -97,6 +98,8 @@ static int quota_on_usage(void *ctx, const struct bus_msg *msg)
     }
     if (rc)
         return rc;
+    metrics_counter_add("gateway_usage_events_total", "usage events consumed from ibx.usage",
+                        applied ? "result=\"settled\"" : "result=\"duplicate\"", 1);
     log_fields(
         LOG_LVL_DEBUG,
         json_pack("{s:s, s:s, s:b}", "event_key", e.event_key, "kind", e.kind, "applied", applied),
@@ -162,6 +165,8 @@ int quota_reserve_run(struct svc *s, const struct http_req *req, struct http_res
     int rc = store_quota_reserve(s, req->claims.sub, "pipeline_run", g->lim.runs_per_month, 1,
                                  g->lim.quota_hold_s, req->request_id, reservation_id, &use);
     if (rc == -EACCES) {
+        metrics_counter_add("gateway_quota_exceeded_total", "requests refused by a quota",
+                            "quota=\"pipeline_runs\"", 1);
         char msg[160], retry[24];
         snprintf(msg, sizeof(msg), "you have used your %lld pipeline runs for this month",
                  use.limit);
