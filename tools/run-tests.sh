@@ -50,6 +50,11 @@ run_pass() { # pass-name build-dir
     name=$(basename "$b"); rc=$(cat "$dir/$name.rc" 2>/dev/null || echo 99)
     p=$(grep -aoE '^\[  PASSED  \] [0-9]+ test' "$dir/$name.log" | awk '{s+=$4} END {print s+0}')
     f=$(grep -aoE '^\[  FAILED  \] [0-9]+ test' "$dir/$name.log" | awk '{s+=$4} END {print s+0}')
+    # a failed group setup or teardown (e.g. a service's sanitizer report at exit) is a failure
+    # even where cmocka's exit code says otherwise
+    if grep -aqE '^\[  (FAILED|ERROR)   ?\] (GROUP|tests)' "$dir/$name.log"; then
+      [ "$rc" = 0 ] && rc=98
+    fi
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
     PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
     if [ "$rc" != 0 ]; then

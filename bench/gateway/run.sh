@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/gateway: our gateway (JWT verification, internal-token minting and admission on)
+# bench/gateway: our gateway (JWT verification, internal token, rate limiting on with a
+# limit high enough never to bind, so the limiter's full cost is measured)
 # proxying to a trivial upstream, against nginx as a reverse proxy with upstream
 # keep-alive to the same upstream. Same wrk load for both, in one run; prints
 # requests/s, p50/p99 and the ratio. Not a test: figures only.
@@ -49,6 +50,7 @@ for _ in $(seq 100); do [ -s "$W/kafka" ] && break; sleep 0.1; done
 PORT=$GW IBX_BIND=127.0.0.1 IBX_DATABASE_URL=$(tools/pg.sh url "$W/pg" "$PG" postgres) \
   IBX_KAFKA_BROKERS=$(cat "$W/kafka") IBX_JWT_SECRET=bench-secret-bench-secret-bench-secret-0 \
   IBX_SELECTION_URL=http://127.0.0.1:$UP IBX_ACCESS_LOG=false IBX_LOG_LEVEL=warn \
+  IBX_RATE_API_PER_MIN=1000000 IBX_RATE_API_BURST=1000000 IBX_RATE_LEASE_MAX=${BENCH_LEASE_MAX:-10} \
   "$BIN/ibx-gateway" 2>"$W/gateway.log" & PIDS+=($!)
 GWPID=$!
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$GW/readyz" && break; sleep 0.1; done

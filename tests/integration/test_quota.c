@@ -373,9 +373,50 @@ static void test_llm_token_quota(void **state)
     free(tok);
 }
 
+static void test_pipeline_runs_reserved_and_settled(void **state)
+{
+    char uid[64];
+    char *tok = user("runs@example.org", uid);
+    struct th_resp r;
+    assert_int_equal(call_rid("POST", "/api/v1/experiments", tok, "run-1", "{}", &r), 201);
+    th_resp_free(&r);
+    assert_int_equal(quota_field(tok, "pipeline_runs", "reserved"), 1);
+    /* refused upstream: the reservation goes back */
+    assert_int_equal(call_rid("POST", "/api/v1/experiments", tok, "run-x", "{\"fail\":1}", &r),
+                     422);
+    th_resp_free(&r);
+    assert_int_equal(quota_field(tok, "pipeline_runs", "reserved"), 1);
+    assert_int_equal(call_rid("POST", "/api/v1/experiments", tok, "run-2", "{}", &r), 201);
+    th_resp_free(&r);
+    assert_int_equal(call_rid("POST", "/api/v1/experiments", tok, "run-3", "{}", &r), 201);
+    th_resp_free(&r);
+    /* the month's runs are all reserved: the fourth is refused before the pipeline sees it */
+    assert_int_equal(call_rid("POST", "/api/v1/experiments", tok, "run-4", "{}", &r), 429);
+    assert_string_equal(json_string_value(json_object_get(r.json, "error")), "quota_exceeded");
+    json_t *d = json_object_get(r.json, "details");
+    assert_int_equal(json_integer_value(json_object_get(d, "limit")), RUNS_PER_MONTH);
+    assert_int_equal(json_integer_value(json_object_get(d, "used")), 0);
+    assert_int_equal(json_integer_value(json_object_get(d, "reserved")), RUNS_PER_MONTH);
+    assert_non_null(json_string_value(json_object_get(d, "resets_at")));
+    char v[32];
+    assert_int_equal(th_resp_header(&r, "Retry-After", v, sizeof(v)), 0);
+    th_resp_free(&r);
+    /* the pipeline's usage events settle the reservations, once each */
+    publish(run_event("run-1", uid));
+    publish(run_event("run-2", uid));
+    publish(run_event("run-1", uid));
+    wait_quota(tok, "pipeline_runs", "used", 2);
+    assert_int_equal(quota_field(tok, "pipeline_runs", "reserved"), 1);
+    assert_int_equal(quota_field(tok, "pipeline_runs", "remaining"), 0);
+    assert_int_equal(call_rid("POST", "/api/v1/experiments", tok, "run-5", "{}", &r), 429);
+    th_resp_free(&r);
+    free(tok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipeline_runs_reserved_and_settled),
         cmocka_unit_test(test_settlement_quota_and_usage),
         cmocka_unit_test(test_usage_query_validation),
         cmocka_unit_test(test_bad_events_do_not_block),

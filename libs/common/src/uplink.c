@@ -43,6 +43,7 @@ struct uplink {
     long long sent;    /* body bytes sent */
     int req_done;      /* the whole request is sent */
     int broken;        /* never reuse this socket */
+    long rcvtimeo_ms;  /* SO_RCVTIMEO as last set on fd (0: unknown) */
     char *rbuf;        /* raw bytes read from the socket */
     size_t roff, rlen; /* unread raw bytes are rbuf[roff..rlen) */
     struct httpc_headers hdrs;
@@ -99,8 +100,10 @@ void uplink_pool_free(struct uplink_pool *p)
     free(p);
 }
 
-/* An idle socket the upstream has not closed, or -1. */
-static int pool_take(struct uplink_pool *p)
+/* An idle socket, or -1. With check, only one the upstream has not closed: a request
+ * with a body must not start on a dead socket (it could not be sent again); a bodiless
+ * one skips the check and is resent if the socket turns out dead (see uplink_headers). */
+static int pool_take(struct uplink_pool *p, int check)
 {
     for (;;) {
         int fd = -1;
@@ -108,8 +111,8 @@ static int pool_take(struct uplink_pool *p)
         if (p->nidle > 0)
             fd = p->idle[--p->nidle];
         pthread_mutex_unlock(&p->mu);
-        if (fd < 0)
-            return -1;
+        if (fd < 0 || !check)
+            return fd;
         struct pollfd pf = {.fd = fd, .events = POLLIN};
         if (poll(&pf, 1, 0) == 0)
             return fd; /* nothing to read: not closed, no stray bytes */
@@ -214,19 +217,18 @@ static ssize_t read_more(struct uplink *u, long timeout_ms)
     }
     if (u->rlen == UPLINK_RBUF)
         return -EMSGSIZE;
-    struct pollfd pf = {.fd = u->fd, .events = POLLIN};
-    int pr;
-    do {
-        pr = poll(&pf, 1, (int)timeout_ms);
-    } while (pr < 0 && errno == EINTR);
-    if (pr == 0)
-        return -ETIMEDOUT;
+    /* one blocking recv bounded by SO_RCVTIMEO (set only when the bound changes) */
+    if (u->rcvtimeo_ms != timeout_ms) {
+        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        setsockopt(u->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        u->rcvtimeo_ms = timeout_ms;
+    }
     ssize_t r;
     do {
         r = recv(u->fd, u->rbuf + u->rlen, UPLINK_RBUF - u->rlen, 0);
     } while (r < 0 && errno == EINTR);
     if (r < 0)
-        return -EIO;
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT : -EIO;
     u->rlen += (size_t)r;
     return r;
 }
@@ -260,13 +262,14 @@ static int send_head(struct uplink *u)
  * the first write is replaced once. */
 static int open_and_send(struct uplink *u, int allow_pooled)
 {
-    int fd = allow_pooled ? pool_take(u->pool) : -1;
+    int fd = allow_pooled ? pool_take(u->pool, u->req->body_size != -1) : -1;
     u->reused = fd >= 0;
     if (fd < 0)
         fd = connect_upstream(u->pool, timeout_or(u->req->connect_timeout_ms, 2000));
     if (fd < 0)
         return fd;
     u->fd = fd;
+    u->rcvtimeo_ms = 0; /* a pooled socket keeps the last exchange's value: set it again */
     int rc = send_head(u);
     if (rc && u->reused) {
         close(u->fd);

@@ -75,11 +75,12 @@ struct proxy_job {
     const struct upstream *up;
     struct uplink_req req;
     struct uplink *link;
-    char lines[PROXY_HEADER_LINES][1100];
     const char *hdrs[PROXY_HEADER_LINES + 1];
     int streamed_body;
-    int failed; /* error already counted against the breaker */
+    int failed;           /* error already counted against the breaker */
+    char reservation[37]; /* pipeline-run quota held for this request, "" when none */
     int err;
+    char lines[PROXY_HEADER_LINES][1100]; /* last: not zeroed at allocation */
 };
 
 static long long proxy_now_ms(void)
@@ -219,8 +220,18 @@ static void proxy_job_free(void *ctx)
     free(j);
 }
 
+/* The upstream refused or never answered: give back a quota reservation. */
+static void proxy_release(struct proxy_job *j)
+{
+    if (j->reservation[0]) {
+        quota_release(j->svc, j->reservation);
+        j->reservation[0] = '\0';
+    }
+}
+
 static void proxy_fail(struct http_resp *resp, struct proxy_job *j, int rc)
 {
+    proxy_release(j);
     if (!j->failed)
         breaker_result(j->up->breaker, 0);
     j->failed = 1;
@@ -281,6 +292,8 @@ static void proxy_answer(struct proxy_job *j, struct http_resp *resp)
         return;
     }
     breaker_result(j->up->breaker, status < 500 || status == 501);
+    if (status >= 400)
+        proxy_release(j);
     j->failed = 1; /* counted */
     const char *ct = httpc_header_get(h, "Content-Type");
     int sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
@@ -388,11 +401,21 @@ void proxy_handle(struct http_req *req, struct http_resp *resp)
         http_resp_header(resp, "Retry-After", "10");
         return;
     }
-    struct proxy_job *j = calloc(1, sizeof(*j));
+    /* the header lines (11 KB) are written before use: zero only what precedes them */
+    struct proxy_job *j = malloc(sizeof(*j));
+    if (j)
+        memset(j, 0, offsetof(struct proxy_job, lines));
     char *token = NULL;
     if (!j || proxy_internal_token(s, req, &token) != 0) {
         free(j);
         http_resp_errno(resp, -ENOMEM, "could not prepare the upstream request");
+        return;
+    }
+    /* creating an experiment spends a pipeline run of the monthly quota */
+    if (strcmp(req->method, "POST") == 0 && strcmp(req->path, "/api/v1/experiments") == 0 &&
+        quota_reserve_run(s, req, resp, j->reservation) != 0) {
+        free(token);
+        free(j);
         return;
     }
     j->svc = s;
