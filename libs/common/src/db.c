@@ -714,3 +714,19 @@ int db_is_ident(const char *s)
     size_t len = strlen(s);
     return len <= 63 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == len;
 }
+
+int db_query_json(struct db_pool *p, const char *sql, int nparams, const char *const *params,
+                  json_t **out)
+{
+    PGresult *r = NULL;
+    int rc = db_query(p, sql, nparams, params, &r);
+    if (rc)
+        return rc;
+    const char *text = PQntuples(r) > 0 ? db_val(r, 0, 0) : NULL;
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    PQclear(r);
+    if (!v)
+        return -EIO;
+    *out = v;
+    return 0;
+}

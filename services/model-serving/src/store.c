@@ -4,15 +4,12 @@
 json_t *store_export_user(struct svc *s, const char *user_id)
 {
     const char *p[] = {user_id};
-    PGresult *r = NULL;
-    if (db_query(s->db,
-                 "SELECT coalesce(json_agg(d ORDER BY d.created_at, d.id), '[]') "
-                 "FROM serving.deployments d WHERE d.user_id = $1::uuid",
-                 1, p, &r) != 0)
-        return NULL;
-    json_t *rows = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_array(rows)) {
+    json_t *rows = NULL;
+    if (db_query_json(s->db,
+                      "SELECT coalesce(json_agg(d ORDER BY d.created_at, d.id), '[]') "
+                      "FROM serving.deployments d WHERE d.user_id = $1::uuid",
+                      1, p, &rows) != 0 ||
+        !json_is_array(rows)) {
         json_decref(rows);
         return NULL;
     }

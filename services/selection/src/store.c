@@ -44,15 +44,12 @@ int store_list_datasets(struct svc *s, const struct sel_list_query *q, json_t **
 json_t *store_export_user(struct svc *s, const char *user_id)
 {
     const char *p[] = {user_id};
-    PGresult *r = NULL;
-    if (db_query(s->db,
-                 "SELECT coalesce(json_agg(d ORDER BY d.created_at, d.id), '[]') "
-                 "FROM selection.datasets d WHERE d.owner_id = $1::uuid",
-                 1, p, &r) != 0)
-        return NULL;
-    json_t *rows = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_array(rows)) {
+    json_t *rows = NULL;
+    if (db_query_json(s->db,
+                      "SELECT coalesce(json_agg(d ORDER BY d.created_at, d.id), '[]') "
+                      "FROM selection.datasets d WHERE d.owner_id = $1::uuid",
+                      1, p, &rows) != 0 ||
+        !json_is_array(rows)) {
         json_decref(rows);
         return NULL;
     }

@@ -21,6 +21,7 @@
 #ifndef IBX_DB_H
 #define IBX_DB_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdint.h>
 
@@ -79,6 +80,11 @@ void db_rollback(struct db_conn *c);
  * that creates tables of its own at start-up (the blob store) so it never races
  * migrations or another replica. -EINVAL for a bad schema name. */
 int db_schema_lock(struct db_conn *c, const char *schema) DB_WUR;
+
+/* A query whose first row's first column is JSON text (e.g. json_agg): *out is the parsed
+ * value (caller decrefs). 0; the query's errors; -EIO when the text is not JSON. */
+int db_query_json(struct db_pool *p, const char *sql, int nparams, const char *const *params,
+                  json_t **out) DB_WUR;
 
 /* 0 when `SELECT 1` works within a short acquire timeout; for /readyz. */
 int db_ping(struct db_pool *p) DB_WUR;
