@@ -50,7 +50,7 @@ for _ in $(seq 100); do [ -s "$W/kafka" ] && break; sleep 0.1; done
 PORT=$GW IBX_BIND=127.0.0.1 IBX_DATABASE_URL=$(tools/pg.sh url "$W/pg" "$PG" postgres) \
   IBX_KAFKA_BROKERS=$(cat "$W/kafka") IBX_JWT_SECRET=bench-secret-bench-secret-bench-secret-0 \
   IBX_SELECTION_URL=http://127.0.0.1:$UP IBX_ACCESS_LOG=false IBX_LOG_LEVEL=warn \
-  IBX_RATE_API_PER_MIN=1000000 IBX_RATE_API_BURST=1000000 IBX_RATE_LEASE_MAX=${BENCH_LEASE_MAX:-10} \
+  IBX_RATE_API_PER_MIN=1000000 IBX_RATE_API_BURST=1000000 IBX_RATE_LEASE_MAX=${BENCH_LEASE_MAX:-1000} \
   "$BIN/ibx-gateway" 2>"$W/gateway.log" & PIDS+=($!)
 GWPID=$!
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$GW/readyz" && break; sleep 0.1; done
