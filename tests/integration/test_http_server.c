@@ -199,6 +199,60 @@ static void *slow_call(void *arg)
     return NULL;
 }
 
+static int connect_server(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons(http_server_port(srv)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* Headers over the limit get an error status and a closed connection, not a crash. */
+static void test_oversized_headers(void **state)
+{
+    size_t n = 200 * 1024;
+    char *req = malloc(n + 256);
+    int off = snprintf(req, 256, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(req + off, 'a', n);
+    memcpy(req + off + n, "\r\n\r\n", 5);
+    char reply[2048];
+    assert_true(th_raw(http_server_port(srv), req, (size_t)off + n + 4, reply, sizeof(reply)) > 0);
+    assert_int_equal(strncmp(reply, "HTTP/1.1 ", 9), 0);
+    long status = strtol(reply + 9, NULL, 10);
+    assert_true(status == 431 || status == 413 || status == 400);
+    free(req);
+    struct th_resp r; /* and the server still answers */
+    char url[128];
+    snprintf(url, sizeof(url), "%s/healthz", base);
+    assert_int_equal(th_http("GET", url, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    th_resp_free(&r);
+}
+
+/* Slowloris: many connections that send half a request and stall do not starve others. */
+static void test_slow_clients_do_not_starve(void **state)
+{
+    enum { SLOW = 200 };
+    int fds[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        fds[i] = connect_server();
+        const char *part = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+        assert_int_equal(send(fds[i], part, strlen(part), 0), (ssize_t)strlen(part));
+    }
+    char url[128];
+    snprintf(url, sizeof(url), "%s/healthz", base);
+    for (int i = 0; i < 20; i++) {
+        struct th_resp r;
+        assert_int_equal(th_http("GET", url, NULL, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        th_resp_free(&r);
+    }
+    for (int i = 0; i < SLOW; i++)
+        close(fds[i]);
+}
+
 /* Runs last: drains the server while a request is in flight. */
 static void test_graceful_drain(void **state)
 {
@@ -225,8 +279,12 @@ static void test_graceful_drain(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keep_alive),     cmocka_unit_test(test_server_sent_events),
-        cmocka_unit_test(test_cors),           cmocka_unit_test(test_authenticate_hook),
+        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_server_sent_events),
+        cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_authenticate_hook),
+        cmocka_unit_test(test_oversized_headers),
+        cmocka_unit_test(test_slow_clients_do_not_starve),
         cmocka_unit_test(test_graceful_drain),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
