@@ -3,16 +3,14 @@
  *
  * Each limit is one GCRA bucket in PostgreSQL (gateway.rate_buckets, database clock). A
  * replica leases a slice of up to limits_slice(burst) tokens in one transaction and spends
- * it locally. When less than half a slice is left, the lease thread fetches the next slice
- * in the background (outside the bucket's lock), so requests wait on PostgreSQL only when
- * they spend both; while the shared bucket is known to be empty the replica refuses
- * locally until the bucket's retry time. Tokens left in a
+ * it locally; it asks again only when its slice is used up, and while the shared bucket is
+ * known to be empty it refuses locally until the bucket's retry time. Tokens left in a
  * slice that has not been used for lease_ms go back to the bucket as credit (capped by the
  * bucket's debt, see ibx/gcra.h), so they are neither lost nor created.
  *
- * Bound: a replica holds at most two slices per bucket, so in any span of D seconds the
- * requests admitted by R replicas together are at most burst + D * rate + 2 * R * slice;
- * with one replica the leasing adds at most two slices to what a single exact GCRA allows.
+ * Bound: a replica holds at most one slice per bucket, so in any span of D seconds the
+ * requests admitted by R replicas together are at most burst + D * rate + R * slice; with
+ * one replica the leasing adds at most one slice to what a single exact GCRA allows.
  * When PostgreSQL cannot be reached a replica falls back to its own GCRA (each replica
  * then allows the full limit), logged once per outage. */
 #include "gateway.h"
@@ -39,7 +37,6 @@
 #define LIM_SWEEP_MS      60000
 #define LIM_RETURN_BATCH  128
 #define LIM_DB_BACKOFF_MS 1000
-#define LIM_REFILL_QUEUE  256 /* buckets waiting for a slice fetched ahead */
 
 /* Sign-in slow-down: failures allowed before waiting, the window after which the count
  * starts again, and the longest wait. The wait doubles from 1 s with each failure. */
@@ -59,7 +56,6 @@ struct lim_entry {
     int64_t reset_at_ms;      /* monotonic: the shared bucket full again (estimate) */
     int64_t deny_until_ms;    /* monotonic: the shared bucket has nothing before this */
     int64_t last_used_ms;     /* monotonic */
-    int refilling;            /* the next slice is being fetched ahead */
     struct gcra_state local;  /* fallback while PostgreSQL is unreachable */
 };
 
@@ -79,8 +75,6 @@ struct limits {
     pthread_cond_t cv;
     int stop;
     pthread_t thread;
-    char refill[LIM_REFILL_QUEUE][LIM_NAME_MAX]; /* under mu */
-    size_t nrefill;
 };
 
 struct lim_return {
@@ -171,23 +165,11 @@ static int lim_lease(struct limits *l, struct lim_entry *e, int64_t now_ms)
     lim_degraded(l, rc != 0, rc);
     if (rc)
         return rc;
-    e->held += r.granted;
+    e->held = r.granted;
     e->remote_remaining = r.remaining;
     e->reset_at_ms = now_ms + (r.reset_us + 999) / 1000;
     e->deny_until_ms = r.remaining > 0 ? 0 : now_ms + (r.retry_after_us + 999) / 1000;
     return 0;
-}
-
-/* Ask the lease thread for the next slice of e (called with e->mu held). */
-static void lim_want_refill(struct limits *l, struct lim_entry *e)
-{
-    pthread_mutex_lock(&l->mu);
-    if (l->nrefill < LIM_REFILL_QUEUE) {
-        snprintf(l->refill[l->nrefill++], LIM_NAME_MAX, "%s", e->name);
-        e->refilling = 1;
-        pthread_cond_signal(&l->cv);
-    }
-    pthread_mutex_unlock(&l->mu);
 }
 
 static void lim_decide(struct limits *l, struct lim_entry *e, struct limits_verdict *out)
@@ -200,9 +182,6 @@ static void lim_decide(struct limits *l, struct lim_entry *e, struct limits_verd
     }
     if (e->held > 0) {
         e->held--;
-        if (e->held < limits_slice(l, (long)e->lim.burst) / 2 && !e->refilling &&
-            now >= e->deny_until_ms && !atomic_load(&l->degraded))
-            lim_want_refill(l, e);
         out->allowed = 1;
         out->remaining = (long)(e->held + e->remote_remaining);
         out->reset_s = (long)gcra_ceil_s((e->reset_at_ms - now) * 1000);
@@ -305,47 +284,10 @@ static void lim_return_idle(struct limits *l, int all)
     }
 }
 
-/* Fetch one slice ahead for bucket name; the database call runs outside the bucket's lock. */
-static void lim_refill_one(struct limits *l, const char *name)
-{
-    struct lim_entry *e = lim_pin(l, name);
-    if (!e)
-        return;
-    pthread_mutex_lock(&e->mu);
-    struct gcra_limit gl = e->lim;
-    pthread_mutex_unlock(&e->mu);
-    struct gcra_result r;
-    int rc = store_rate_lease(l->s, name, &gl, limits_slice(l, (long)gl.burst), &r);
-    lim_degraded(l, rc != 0, rc);
-    int64_t now = clock_mono_ms();
-    pthread_mutex_lock(&e->mu);
-    if (rc == 0) {
-        e->held += r.granted;
-        e->remote_remaining = r.remaining;
-        e->reset_at_ms = now + (r.reset_us + 999) / 1000;
-        e->deny_until_ms = r.remaining > 0 ? 0 : now + (r.retry_after_us + 999) / 1000;
-    }
-    e->refilling = 0;
-    pthread_mutex_unlock(&e->mu);
-    lim_unpin(l, e);
-}
-
-/* Serve the refill queue (called and returning with l->mu held). */
-static void lim_refill_all(struct limits *l)
-{
-    while (l->nrefill > 0 && !l->stop) {
-        char name[LIM_NAME_MAX];
-        snprintf(name, sizeof(name), "%s", l->refill[--l->nrefill]);
-        pthread_mutex_unlock(&l->mu);
-        lim_refill_one(l, name);
-        pthread_mutex_lock(&l->mu);
-    }
-}
-
 static void *lim_thread(void *arg)
 {
     struct limits *l = arg;
-    int64_t last_sweep = clock_mono_ms(), last_tick = last_sweep;
+    int64_t last_sweep = clock_mono_ms();
     pthread_mutex_lock(&l->mu);
     while (!l->stop) {
         struct timespec ts;
@@ -353,14 +295,9 @@ static void *lim_thread(void *arg)
         ts.tv_nsec += LIM_TICK_MS * 1000000L;
         ts.tv_sec += ts.tv_nsec / 1000000000L;
         ts.tv_nsec %= 1000000000L;
-        if (l->nrefill == 0)
-            pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
         if (l->stop)
             break;
-        lim_refill_all(l);
-        if (clock_mono_ms() < last_tick + LIM_TICK_MS)
-            continue; /* woken for a refill: the idle returns keep their own pace */
-        last_tick = clock_mono_ms();
         pthread_mutex_unlock(&l->mu);
         lim_return_idle(l, 0);
         if (clock_mono_ms() - last_sweep >= LIM_SWEEP_MS) {
