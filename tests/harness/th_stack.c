@@ -320,6 +320,16 @@ int th_http(const char *method, const char *url, const char *const *headers, con
     return rc == CURLE_OK ? 0 : -1;
 }
 
+long th_call(const char *base, const char *method, const char *path, const char *token,
+             const char *body, struct th_resp *out)
+{
+    char url[1024], auth[9000];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
+    const char *hdrs[3] = {"Content-Type: application/json", token ? auth : NULL, NULL};
+    return th_http(method, url, hdrs, body, out) == 0 ? out->status : -1;
+}
+
 void th_resp_free(struct th_resp *r)
 {
     free(r->body);

@@ -56,6 +56,10 @@ struct th_resp {
 int th_http(const char *method, const char *url, const char *const *headers, const char *body,
             struct th_resp *out);
 void th_resp_free(struct th_resp *r);
+/* method base+path with a JSON body (may be NULL) and "Authorization: Bearer token" when
+ * token is not NULL. Returns the status, or -1 on a transport failure. */
+long th_call(const char *base, const char *method, const char *path, const char *token,
+             const char *body, struct th_resp *out);
 /* Value of a response header (case-insensitive) copied into out; 0 or -1. */
 int th_resp_header(const struct th_resp *r, const char *name, char *out, size_t n);
 /* Send raw bytes to 127.0.0.1:port, read the reply (up to n-1 bytes, bounded wait). */

@@ -48,12 +48,9 @@ static int teardown(void **state)
 static long call(const struct th_svc *gw, const char *method, const char *path, const char *token,
                  const char *body, struct th_resp *r)
 {
-    char url[512], auth[4096];
-    snprintf(url, sizeof(url), "%s%s", gw->url, path);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
-    const char *hdrs[3] = {"Content-Type: application/json", token ? auth : NULL, NULL};
-    assert_int_equal(th_http(method, url, hdrs, body, r), 0);
-    return r->status;
+    long status = th_call(gw->url, method, path, token, body, r);
+    assert_true(status > 0);
+    return status;
 }
 
 static const char *err_code(const struct th_resp *r)
