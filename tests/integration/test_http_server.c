@@ -28,6 +28,11 @@ static void h_hello(struct http_req *req, struct http_resp *resp)
     http_resp_json(resp, 200, json_pack("{s:s}", "hello", req->claims.sub));
 }
 
+static void h_whoami(struct http_req *req, struct http_resp *resp)
+{
+    http_resp_json(resp, 200, json_pack("{s:s}", "client", req->client_ip));
+}
+
 static void h_slow(struct http_req *req, struct http_resp *resp)
 {
     usleep(800 * 1000);
@@ -75,6 +80,7 @@ static int test_auth(void *app, struct http_req *req, const char **why)
 static const struct http_route routes[] = {
     {"GET", "/hello", h_hello, 0, 0, "auth needed"},
     {"GET", "/slow", h_slow, 0, HTTP_PUBLIC, "slow"},
+    {"GET", "/whoami", h_whoami, 0, HTTP_PUBLIC, "client address"},
     {"GET", "/events", h_events, 0, HTTP_PUBLIC, "sse"},
 };
 
@@ -90,6 +96,7 @@ static int setup(void **state)
         .nroutes = sizeof(routes) / sizeof(routes[0]),
         .authenticate = test_auth,
         .cors_origins = "http://app.example,http://other.example",
+        .trusted_proxies = "127.0.0.1",
     };
     if (http_server_start(&o, &srv) != 0)
         return -1;
@@ -253,6 +260,26 @@ static void test_slow_clients_do_not_starve(void **state)
         close(fds[i]);
 }
 
+/* Behind a trusted proxy (here: us on 127.0.0.1) the client is X-Forwarded-For's. */
+static void test_forwarded_client_address(void **state)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/whoami", base);
+    static const char *const cases[][2] = {
+        {NULL, "127.0.0.1"},
+        {"X-Forwarded-For: 203.0.113.7", "203.0.113.7"},
+        {"X-Forwarded-For: 6.6.6.6, 203.0.113.7", "203.0.113.7"},
+        {"X-Forwarded-For: not-an-address", "127.0.0.1"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *h[] = {cases[i][0], NULL};
+        struct th_resp r;
+        assert_int_equal(th_http("GET", url, cases[i][0] ? h : NULL, NULL, &r), 0);
+        assert_string_equal(json_string_value(json_object_get(r.json, "client")), cases[i][1]);
+        th_resp_free(&r);
+    }
+}
+
 /* Runs last: drains the server while a request is in flight. */
 static void test_graceful_drain(void **state)
 {
@@ -283,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_server_sent_events),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_authenticate_hook),
+        cmocka_unit_test(test_forwarded_client_address),
         cmocka_unit_test(test_oversized_headers),
         cmocka_unit_test(test_slow_clients_do_not_starve),
         cmocka_unit_test(test_graceful_drain),

@@ -144,12 +144,37 @@ static void test_error_body(void **state)
     buf_release(&r.body);
 }
 
+static const struct {
+    const char *peer, *xff, *trusted, *want;
+} fwd_cases[] = {
+    {"10.0.0.5", "203.0.113.7", "", "10.0.0.5"},                          /* no proxy trusted */
+    {"10.0.0.5", "203.0.113.7", "10.0.0.9", "10.0.0.5"},                  /* peer not trusted */
+    {"10.0.0.5", NULL, "10.0.0.5", "10.0.0.5"},                           /* no header */
+    {"10.0.0.5", "203.0.113.7", "10.0.0.5", "203.0.113.7"},               /* the ingress's word */
+    {"10.0.0.5", "198.51.100.1, 203.0.113.7", "10.0.0.5", "203.0.113.7"}, /* rightmost */
+    {"10.0.0.5", "203.0.113.7, 10.0.0.6", "10.0.0.5, 10.0.0.6", "203.0.113.7"},
+    {"10.0.0.5", "garbage", "10.0.0.5", "10.0.0.5"},          /* malformed: ignored */
+    {"10.0.0.5", "1.2.3.4, garbage", "10.0.0.5", "10.0.0.5"}, /* spoof behind junk */
+    {"10.0.0.5", "2001:db8::1", "10.0.0.5", "2001:db8::1"},
+};
+
+static void test_forwarded_for(void **state)
+{
+    for (size_t i = 0; i < sizeof(fwd_cases) / sizeof(fwd_cases[0]); i++) {
+        char out[64];
+        http_forwarded_for(fwd_cases[i].peer, fwd_cases[i].xff, fwd_cases[i].trusted, out,
+                           sizeof(out));
+        assert_string_equal(out, fwd_cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_table),  cmocka_unit_test(test_two_params),
-        cmocka_unit_test(test_form_table),   cmocka_unit_test(test_request_ids),
-        cmocka_unit_test(test_errno_status), cmocka_unit_test(test_error_body),
+        cmocka_unit_test(test_route_table),   cmocka_unit_test(test_two_params),
+        cmocka_unit_test(test_form_table),    cmocka_unit_test(test_request_ids),
+        cmocka_unit_test(test_errno_status),  cmocka_unit_test(test_error_body),
+        cmocka_unit_test(test_forwarded_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -597,6 +597,58 @@ static char *http_openapi_render(const struct http_server_opts *o)
 
 /* ------------------------------------------------------------------ sending */
 
+/* 1 when the comma-separated list holds item (len bytes) exactly, spaces ignored. */
+static int http_list_has(const char *list, const char *item, size_t len)
+{
+    for (const char *p = list ? list : ""; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, ",");
+        size_t m = n;
+        while (m > 0 && p[m - 1] == ' ')
+            m--;
+        if (m == len && strncmp(p, item, len) == 0)
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+static int http_is_ip(const char *s, size_t len)
+{
+    char tmp[64];
+    unsigned char bin[16];
+    if (len == 0 || len >= sizeof(tmp))
+        return 0;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    return inet_pton(AF_INET, tmp, bin) == 1 || inet_pton(AF_INET6, tmp, bin) == 1;
+}
+
+void http_forwarded_for(const char *peer, const char *xff, const char *trusted, char *out, size_t n)
+{
+    snprintf(out, n, "%s", peer);
+    if (!xff || !http_list_has(trusted, peer, strlen(peer)))
+        return;
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',')
+            start--;
+        const char *a = start, *b = end;
+        while (a < b && *a == ' ')
+            a++;
+        while (b > a && b[-1] == ' ')
+            b--;
+        if (!http_is_ip(a, (size_t)(b - a)))
+            return; /* malformed: keep the last address we could trust */
+        snprintf(out, n, "%.*s", (int)(b - a), a);
+        if (!http_list_has(trusted, a, (size_t)(b - a)))
+            return;
+        end = start > xff ? start - 1 : xff;
+    }
+}
+
 static void http_cors(const struct http_server *s, const struct http_req *r, struct http_resp *resp)
 {
     const char *origin = http_req_header(r, "Origin");
@@ -756,6 +808,13 @@ static struct http_ctx *http_ctx_start(struct http_server *s, struct http_ctx *c
         ids_uuid4(c->req.request_id);
     c->resp.request_id = c->req.request_id;
     http_client_ip(conn, c->req.client_ip, sizeof(c->req.client_ip));
+    if (s->opts.trusted_proxies && *s->opts.trusted_proxies) {
+        char peer[sizeof(c->req.client_ip)];
+        snprintf(peer, sizeof(peer), "%s", c->req.client_ip);
+        http_forwarded_for(peer,
+                           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"),
+                           s->opts.trusted_proxies, c->req.client_ip, sizeof(c->req.client_ip));
+    }
     c->req.route = http_find_route(s, &c->req, &c->status_hint, c->allow, sizeof(c->allow));
     c->max_body =
         c->req.route && c->req.route->max_body ? c->req.route->max_body : HTTP_DEFAULT_MAX_BODY;

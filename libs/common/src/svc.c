@@ -47,6 +47,10 @@ const struct config_var svc_common_vars[] = {
      &svc_cfg_storage.access_log},
     {"IBX_CORS_ORIGINS", CONFIG_STR, "", 0, "comma-separated origins allowed by CORS", 1, 0, NULL,
      &svc_cfg_storage.cors_origins},
+    {"IBX_TRUSTED_PROXIES", CONFIG_STR, "", 0,
+     "comma-separated addresses of proxies (an ingress) whose X-Forwarded-For gives the client "
+     "address",
+     1, 0, NULL, &svc_cfg_storage.trusted_proxies},
     {"IBX_MIGRATIONS_DIR", CONFIG_STR, NULL, 0,
      "folder of this service's NNN_name.sql migrations (default: services/<name>/migrations)", 1, 0,
      NULL, &svc_cfg_storage.migrations_dir},
@@ -331,6 +335,7 @@ static int svc_start_http(struct svc *s)
         .fallback = def->fallback,
         .admit = def->admit,
         .cors_origins = s->cfg.cors_origins,
+        .trusted_proxies = s->cfg.trusted_proxies,
         .access_log = s->cfg.access_log,
     };
     int rc = http_server_start(&o, &s->http);

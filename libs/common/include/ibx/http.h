@@ -117,14 +117,16 @@ struct http_server_opts {
     const struct http_route *routes;
     size_t nroutes;
     void *app;
-    http_auth_fn authenticate; /* called for every route without HTTP_PUBLIC */
-    http_ready_fn ready;       /* NULL = always ready */
-    http_handler_fn fallback;  /* GET/HEAD that no route matches (static files); NULL = 404 */
-    http_admit_fn admit;       /* NULL = admit everything */
-    const char *cors_origins;  /* comma-separated allow-list; NULL or "" = no CORS */
-    unsigned conn_limit;       /* 0 = 4096 */
-    unsigned conn_timeout_s;   /* idle timeout; 0 = 60 */
-    int access_log;            /* 1: one info line per request */
+    http_auth_fn authenticate;   /* called for every route without HTTP_PUBLIC */
+    http_ready_fn ready;         /* NULL = always ready */
+    http_handler_fn fallback;    /* GET/HEAD that no route matches (static files); NULL = 404 */
+    http_admit_fn admit;         /* NULL = admit everything */
+    const char *cors_origins;    /* comma-separated allow-list; NULL or "" = no CORS */
+    const char *trusted_proxies; /* comma-separated peer addresses whose X-Forwarded-For is
+                                    believed (an ingress); NULL or "" = none */
+    unsigned conn_limit;         /* 0 = 4096 */
+    unsigned conn_timeout_s;     /* idle timeout; 0 = 60 */
+    int access_log;              /* 1: one info line per request */
 };
 
 /* Start listening. 0 and *out, or -EADDRINUSE / -EINVAL / -EIO (logged). */
@@ -190,6 +192,11 @@ int http_sse_format(struct buf *out, const char *event, const char *id, const ch
 int http_route_match(const char *pattern, const char *path, struct http_param *params,
                      size_t *nparams);
 void http_params_release(struct http_param *params, size_t n);
+/* The client address of a request from peer: when peer is in trusted (comma-separated), the
+ * rightmost address of xff (X-Forwarded-For, may be NULL) that is not itself trusted; a
+ * malformed entry ends the walk. Otherwise peer. Writes into out. */
+void http_forwarded_for(const char *peer, const char *xff, const char *trusted, char *out,
+                        size_t n);
 /* 1 when id is acceptable as a client-supplied request id: 1..64 of [A-Za-z0-9._:-]. */
 int http_request_id_ok(const char *id);
 

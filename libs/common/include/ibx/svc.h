@@ -75,6 +75,7 @@ struct svc_config {
     const char *jwt_private_key; /* PEM text or a path to a PEM file */
     const char *log_level;
     const char *cors_origins;
+    const char *trusted_proxies;
     const char *migrations_dir;
     long shutdown_grace_ms;
     int access_log;
