@@ -793,6 +793,15 @@ int store_login_clear(struct svc *s, const char *subject)
     return store_lq_exec(s, "DELETE FROM gateway.login_failures WHERE subject = $1", 1, p);
 }
 
+/* Row 0 of a (used, reserved, period_start, resets_at) result into *use. */
+static void store_lq_use_row(PGresult *r, struct gw_quota_use *use)
+{
+    use->used = store_lq_ll(r, 0, 0);
+    use->reserved = store_lq_ll(r, 0, 1);
+    store_lq_text(use->period_start, sizeof(use->period_start), r, 0, 2);
+    store_lq_text(use->resets_at, sizeof(use->resets_at), r, 0, 3);
+}
+
 /* The period unit of a quota kind. */
 static const char *store_lq_unit(const char *kind)
 {
@@ -815,10 +824,7 @@ int store_quota_use(struct svc *s, const char *scope_id, const char *kind, struc
         3, p, &r);
     if (rc)
         return rc;
-    out->used = store_lq_ll(r, 0, 0);
-    out->reserved = store_lq_ll(r, 0, 1);
-    store_lq_text(out->period_start, sizeof(out->period_start), r, 0, 2);
-    store_lq_text(out->resets_at, sizeof(out->resets_at), r, 0, 3);
+    store_lq_use_row(r, out);
     PQclear(r);
     return 0;
 }
@@ -853,10 +859,7 @@ static int store_lq_counter_lock(struct db_conn *c, const char *user_id, const c
                            3, p, &r);
     if (rc)
         return rc;
-    use->used = store_lq_ll(r, 0, 0);
-    use->reserved = store_lq_ll(r, 0, 1);
-    store_lq_text(use->period_start, sizeof(use->period_start), r, 0, 2);
-    store_lq_text(use->resets_at, sizeof(use->resets_at), r, 0, 3);
+    store_lq_use_row(r, use);
     PQclear(r);
     return 0;
 }
