@@ -26,6 +26,14 @@ LDLIBS_ALL := $(LDFLAGS_SAN) $(PKG_LIBS) -lm -pthread
 COMMON_SRC := $(wildcard libs/common/src/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 LIBCOMMON := $(BUILD)/lib/libcommon.a
+ML_SRC := $(wildcard libs/ml/src/*.c)
+ML_OBJ := $(ML_SRC:%.c=$(BUILD)/obj/%.o)
+LIBML := $(BUILD)/lib/libml.a
+XAI_SRC := $(wildcard libs/xai/src/*.c)
+XAI_OBJ := $(XAI_SRC:%.c=$(BUILD)/obj/%.o)
+LIBXAI := $(BUILD)/lib/libxai.a
+# link order: the higher libraries first
+LIBS_ALL := $(LIBXAI) $(LIBML) $(LIBCOMMON)
 
 # ---- binaries: one per folder with a main.c ---------------------------------
 SERVICES := gateway selection ml-pipeline xai-engine model-serving
@@ -34,7 +42,10 @@ SVC_BIN_selection := ibx-selection
 SVC_BIN_ml-pipeline := ibx-pipeline
 SVC_BIN_xai-engine := ibx-xai
 SVC_BIN_model-serving := ibx-serving
-BINS := $(foreach s,$(SERVICES),$(BUILD)/bin/$(SVC_BIN_$(s))) $(BUILD)/bin/ibx-devbroker
+# tools/<name>/*.c with a main() -> bin/ibx-<name> (ibx-devbroker, ibx-profile, ...)
+TOOLS := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
+TOOL_BINS := $(foreach t,$(TOOLS),$(BUILD)/bin/ibx-$(t))
+BINS := $(foreach s,$(SERVICES),$(BUILD)/bin/$(SVC_BIN_$(s))) $(TOOL_BINS)
 
 # ---- tests ------------------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -57,22 +68,33 @@ $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(LIBML): $(ML_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBXAI): $(XAI_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 define service_rule
-$(BUILD)/bin/$(SVC_BIN_$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/src/*.c)) $(LIBCOMMON)
+$(BUILD)/bin/$(SVC_BIN_$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/src/*.c)) $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
 	$$(CC) -o $$@ $$^ $$(LDLIBS_ALL)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 
-$(BUILD)/bin/ibx-devbroker: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/devbroker/*.c)) $(LIBCOMMON)
-	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDLIBS_ALL)
+define tool_rule
+$(BUILD)/bin/ibx-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.c)) $(LIBS_ALL)
+	@mkdir -p $$(dir $$@)
+	$$(CC) -o $$@ $$^ $$(LDLIBS_ALL)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
-$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIBCOMMON)
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS_OBJ) $(LIBCOMMON)
+$(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS_OBJ) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
