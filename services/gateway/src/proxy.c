@@ -55,6 +55,7 @@ static struct uplink_pool *pools[sizeof(breakers) / sizeof(breakers[0])];
 static const struct upstream upstreams[] = {
     {"/api/v1/datasets", offsetof(struct gw_config, selection_url), &breakers[0]},
     {"/api/v1/projects", offsetof(struct gw_config, selection_url), &breakers[0]},
+    {"/api/v1/admin/ethical-templates", offsetof(struct gw_config, selection_url), &breakers[0]},
     {"/api/v1/experiments", offsetof(struct gw_config, pipeline_url), &breakers[1]},
     {"/api/v1/pipelines", offsetof(struct gw_config, pipeline_url), &breakers[1]},
     {"/api/v1/algorithms", offsetof(struct gw_config, pipeline_url), &breakers[1]},

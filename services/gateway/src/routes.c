@@ -726,6 +726,7 @@ const struct http_route gw_routes[] = {
      "the caller's usage ?from&to (YYYY-MM-DD) &group_by=day|model|key"},
     PROXY_ALL("/api/v1/datasets/{rest*}"),
     PROXY_ALL("/api/v1/projects/{rest*}"),
+    PROXY_ALL("/api/v1/admin/ethical-templates/{rest*}"),
     PROXY_ALL("/api/v1/experiments/{rest*}"),
     PROXY_ALL("/api/v1/pipelines/{rest*}"),
     PROXY_ALL("/api/v1/algorithms/{rest*}"),
