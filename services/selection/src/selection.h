@@ -2,9 +2,21 @@
 #ifndef IBX_SELECTION_H
 #define IBX_SELECTION_H
 
+#include <ibx/blob.h>
 #include <ibx/svc.h>
 
 #include <jansson.h>
+
+/* The service's own state (svc->app), made by main.c's init. */
+struct sel_app {
+    struct blob_store *blobs; /* uploaded files and their columnar copies */
+};
+
+/* The artifact store of a running selection service. */
+static inline struct blob_store *sel_blobs(struct svc *s)
+{
+    return ((struct sel_app *)s->app)->blobs;
+}
 
 /* One validated catalogue query. */
 struct sel_list_query {
