@@ -3,6 +3,7 @@
 #define IBX_SELECTION_H
 
 #include <ibx/blob.h>
+#include <ibx/jsonv.h>
 #include <ibx/svc.h>
 
 #include <jansson.h>
@@ -33,6 +34,18 @@ struct sel_list_query {
 const char *catalogue_parse_list(const char *page, const char *page_size, const char *sort_by,
                                  const char *sort_order, struct sel_list_query *q, char *err,
                                  size_t errlen);
+
+/* ---- meta.c: the dataset metadata a user may set (upload form and PATCH) ---- */
+#define META_NETHICAL 10
+extern const struct jsonv_field meta_fields[];
+extern const size_t meta_nfields;
+/* The ten ethical flags, in the datasheet's order. */
+extern const char *const meta_ethical_flags[META_NETHICAL];
+/* 1 when s is a dataset slug: [a-z0-9][a-z0-9_-]{0,127}. */
+int meta_is_slug(const char *s);
+/* Check a metadata object (strict: unknown fields are problems; enumerations, slug and
+ * domain/task items checked). 0, or -EINVAL and *details for the error body. */
+int meta_validate(const json_t *obj, json_t **details) __attribute__((warn_unused_result));
 
 /* ---- store.c: the only file that speaks SQL ---- */
 /* *datasets: JSON array of dataset objects (caller decrefs), *total: matching rows. */
