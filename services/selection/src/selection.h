@@ -57,6 +57,23 @@ json_t *store_export_user(struct svc *s, const char *user_id);
 /* Data rights (svc_def.erase_user): delete the user's datasets; 0 also when there were none. */
 int store_erase_user(struct svc *s, const char *user_id) __attribute__((warn_unused_result));
 
+/* ---- store_files.c: SQL of uploads and file reads ---- */
+/* Record a dataset (meta: validated metadata; files: [{filename, size_bytes, blob_id,
+ * columnar_blob_id, profile}]) owned by owner, with derived facts (instances, features,
+ * missing figures, version), in one transaction; *out is the stored dataset with its
+ * files and columns. -EEXIST when the name is taken. */
+int store_create_dataset(struct svc *s, const char *owner, const json_t *meta,
+                         const json_t *files, json_t **out) __attribute__((warn_unused_result));
+/* A dataset with its files and columns as stored (no visibility check). -ENOENT. */
+int store_dataset_json(struct svc *s, const char *id, json_t **out)
+    __attribute__((warn_unused_result));
+/* Delete blob_id from the artifact store unless a dataset file still refers to it. */
+void store_blob_release(struct svc *s, const char *blob_id);
+
+/* ---- upload.c: POST /datasets and POST /datasets/preview (HTTP_STREAM_BODY) ---- */
+void upload_create(struct http_req *req, struct http_resp *resp);
+void upload_preview(struct http_req *req, struct http_resp *resp);
+
 /* ---- routes.c ---- */
 extern const struct http_route sel_routes[];
 extern const size_t sel_nroutes;
