@@ -29,5 +29,12 @@ static void h_list_datasets(struct http_req *req, struct http_resp *resp)
 
 const struct http_route sel_routes[] = {
     {"GET", "/api/v1/datasets", h_list_datasets, 0, 0, "list the dataset catalogue (paged)"},
+    {"GET", "/api/v1/datasets/{id}/stats", files_stats, 0, 0,
+     "per-column statistics (count, nulls, distinct, moments, quantiles, histogram, top "
+     "values) and correlations"},
+    {"GET", "/api/v1/datasets/{id}/files/{file_id}/download", files_download, 0, 0,
+     "download a file as uploaded"},
+    {"GET", "/internal/datasets/{ref}/columnar", files_columnar, 0, 0,
+     "the typed columnar copy of a dataset file, by dataset id or version (internal)"},
 };
 const size_t sel_nroutes = sizeof(sel_routes) / sizeof(sel_routes[0]);

@@ -67,12 +67,37 @@ int store_create_dataset(struct svc *s, const char *owner, const json_t *meta,
 /* A dataset with its files and columns as stored (no visibility check). -ENOENT. */
 int store_dataset_json(struct svc *s, const char *id, json_t **out)
     __attribute__((warn_unused_result));
+/* One stored file of a dataset the caller can see. */
+struct sel_file {
+    char dataset_id[40];
+    char version[65];
+    char file_id[40];
+    char filename[256];
+    char media_type[128];
+    char blob_id[65];
+    char columnar_blob_id[65];
+    long long row_count;
+};
+/* The file file_id (or, when file_id is NULL, the file at position pos) of the dataset
+ * whose id or version is ref, if user (admin) can see it. -ENOENT otherwise. */
+int store_visible_file(struct svc *s, const char *ref, const char *file_id, long pos,
+                       const char *user, int admin, struct sel_file *out)
+    __attribute__((warn_unused_result));
+/* GET /datasets/{id}/stats: per file, each column's stored statistics and the
+ * correlations. -ENOENT when unknown or not visible. */
+int store_dataset_stats(struct svc *s, const char *id, const char *user, int admin,
+                        json_t **out) __attribute__((warn_unused_result));
 /* Delete blob_id from the artifact store unless a dataset file still refers to it. */
 void store_blob_release(struct svc *s, const char *blob_id);
 
 /* ---- upload.c: POST /datasets and POST /datasets/preview (HTTP_STREAM_BODY) ---- */
 void upload_create(struct http_req *req, struct http_resp *resp);
 void upload_preview(struct http_req *req, struct http_resp *resp);
+
+/* ---- files.c: reading an uploaded dataset back ---- */
+void files_download(struct http_req *req, struct http_resp *resp);
+void files_stats(struct http_req *req, struct http_resp *resp);
+void files_columnar(struct http_req *req, struct http_resp *resp);
 
 /* ---- routes.c ---- */
 extern const struct http_route sel_routes[];

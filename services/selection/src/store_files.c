@@ -217,3 +217,81 @@ void store_blob_release(struct svc *s, const char *blob_id)
     if (!used && blob_delete(sel_blobs(s), blob_id) != 0)
         log_warn("blob %s could not be deleted", blob_id);
 }
+
+/* Visible to the caller: not private, or owned, or an admin ($1 user, $2 admin). */
+#define SF_VISIBLE "(d.access IS DISTINCT FROM 'private' OR d.owner_id = $1::uuid OR $2::boolean)"
+
+static void sf_copy(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+int store_visible_file(struct svc *s, const char *ref, const char *file_id, long pos,
+                       const char *user, int admin, struct sel_file *out)
+{
+    char position[24];
+    snprintf(position, sizeof(position), "%ld", pos);
+    const char *p[] = {user, admin ? "true" : "false", ref, file_id, position};
+    PGresult *r = NULL;
+    int rc =
+        db_query(s->db,
+                 "SELECT d.id, d.version, f.id, f.original_filename, f.media_type, "
+                 "f.blob_id, f.columnar_blob_id, f.row_count "
+                 "FROM selection.datasets d JOIN selection.dataset_files f "
+                 "ON f.dataset_id = d.id WHERE (d.id::text = $3 OR d.version = $3) AND " SF_VISIBLE
+                 " AND CASE WHEN $4::uuid IS NULL THEN f.position = $5::int "
+                 "ELSE f.id = $4::uuid END ORDER BY d.created_at LIMIT 1",
+                 5, p, &r);
+    if (rc)
+        return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return -ENOENT;
+    }
+    struct sel_file f;
+    memset(&f, 0, sizeof(f));
+    sf_copy(f.dataset_id, sizeof(f.dataset_id), db_val(r, 0, 0));
+    sf_copy(f.version, sizeof(f.version), db_val(r, 0, 1));
+    sf_copy(f.file_id, sizeof(f.file_id), db_val(r, 0, 2));
+    sf_copy(f.filename, sizeof(f.filename), db_val(r, 0, 3));
+    sf_copy(f.media_type, sizeof(f.media_type), db_val(r, 0, 4));
+    sf_copy(f.blob_id, sizeof(f.blob_id), db_val(r, 0, 5));
+    sf_copy(f.columnar_blob_id, sizeof(f.columnar_blob_id), db_val(r, 0, 6));
+    int64_t rows = 0;
+    rc = db_val_i64(r, 0, 7, &rows);
+    PQclear(r);
+    if (rc)
+        return -EIO;
+    f.row_count = rows;
+    *out = f;
+    return 0;
+}
+
+int store_dataset_stats(struct svc *s, const char *id, const char *user, int admin, json_t **out)
+{
+    const char *p[] = {user, admin ? "true" : "false", id};
+    json_t *v = NULL;
+    int rc = db_query_json(
+        s->db,
+        "SELECT jsonb_build_object('dataset_id', d.id, 'version', d.version, "
+        "'instances_number', d.instances_number, 'features_number', d.features_number, "
+        "'global_missing_percentage', d.global_missing_percentage, 'files', "
+        "coalesce((SELECT jsonb_agg(jsonb_build_object('id', f.id, 'filename', "
+        "f.original_filename, 'format', f.format, 'row_count', f.row_count, 'column_count', "
+        "f.column_count, 'missing_percentage', f.profile->'missing_percentage', "
+        "'correlations', f.profile->'correlations', 'columns', coalesce((SELECT "
+        "jsonb_agg(jsonb_build_object('name', c.name, 'position', c.position, 'type', "
+        "c.data_type_interpreted, 'is_nullable', c.is_nullable, 'is_pii', c.is_pii, "
+        "'examples', to_jsonb(c.example_values)) || c.stats ORDER BY c.position) "
+        "FROM selection.file_columns c WHERE c.file_id = f.id), '[]'::jsonb)) "
+        "ORDER BY f.position) FROM selection.dataset_files f WHERE f.dataset_id = d.id), "
+        "'[]'::jsonb)) FROM selection.datasets d WHERE d.id = $3::uuid AND " SF_VISIBLE,
+        3, p, &v);
+    if (rc == 0 && !json_is_object(v)) {
+        json_decref(v);
+        return -ENOENT;
+    }
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
