@@ -289,6 +289,12 @@ static size_t th_header(char *p, size_t sz, size_t n, void *ud)
 int th_http(const char *method, const char *url, const char *const *headers, const char *body,
             struct th_resp *out)
 {
+    return th_http_n(method, url, headers, body, body ? strlen(body) : 0, out);
+}
+
+int th_http_n(const char *method, const char *url, const char *const *headers, const void *body,
+              size_t len, struct th_resp *out)
+{
     memset(out, 0, sizeof(*out));
     CURL *c = curl_easy_init();
     if (!c)
@@ -308,7 +314,7 @@ int th_http(const char *method, const char *url, const char *const *headers, con
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);

@@ -55,6 +55,9 @@ struct th_resp {
 /* headers: NULL-terminated "Name: value" lines. Returns 0 or -1 on transport failure. */
 int th_http(const char *method, const char *url, const char *const *headers, const char *body,
             struct th_resp *out);
+/* The same with a body of len bytes (may hold NUL bytes). */
+int th_http_n(const char *method, const char *url, const char *const *headers, const void *body,
+              size_t len, struct th_resp *out);
 void th_resp_free(struct th_resp *r);
 /* method base+path with a JSON body (may be NULL) and "Authorization: Bearer token" when
  * token is not NULL. Returns the status, or -1 on a transport failure. */
