@@ -126,6 +126,7 @@ lint:
 	tools/lint.sh
 
 bench:
+	tools/install-deps.sh --bench
 	bench/run.sh
 
 format:

@@ -12,6 +12,10 @@ PKGS=(
   curl wrk nginx-light python3 procps psmisc iproute2
   chromium
 )
+# The benchmark peers (make bench): Debian's scikit-learn, xgboost and pandas.
+if [ "${1:-}" = "--bench" ]; then
+  PKGS+=(python3-sklearn python3-xgboost python3-pandas time)
+fi
 # Node.js for the browser tests: the machine's own when it has one, else Debian's.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
