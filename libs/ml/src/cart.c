@@ -1,0 +1,501 @@
+/* cart: grows one CART tree on binned features (depth first, scikit-learn's split rules). */
+#include "cart.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CART_EPS DBL_EPSILON
+
+struct cart_frame {
+    size_t start;
+    size_t end;
+    size_t depth;
+    int32_t parent; /* -1 for the root */
+    int is_left;
+};
+
+struct cart_split {
+    int found;
+    size_t feature;
+    size_t bin; /* last bin on the left */
+    size_t next_bin;
+    double proxy;
+};
+
+struct cart_ctx {
+    const struct cart_data *d;
+    const struct cart_config *c;
+    struct mlrand *rng;
+    struct tree_model *m;
+    size_t stride; /* hist slots per bin: class weights + row count, or w, wy, count */
+    double *hist;  /* MLBIN_MAX_BINS * stride, all zero between uses */
+    double *total; /* stride + 1: node totals (regression: w, wy, count, wyy) */
+    size_t *rows;
+    size_t *tmp;
+    size_t *features;
+    struct cart_frame *stack;
+    size_t sp;
+};
+
+int cart_model_init(struct tree_model *m, enum ml_task task, enum tree_criterion criterion,
+                    size_t p, size_t nclasses)
+{
+    memset(m, 0, sizeof *m);
+    m->task = task;
+    m->criterion = criterion;
+    m->p = p;
+    m->nclasses = task == ML_CLASSIFICATION ? nclasses : 0;
+    m->width = task == ML_CLASSIFICATION ? nclasses : 1;
+    m->importance = calloc(p, sizeof *m->importance);
+    return m->importance ? 0 : -ENOMEM;
+}
+
+void cart_model_release(struct tree_model *m)
+{
+    if (!m)
+        return;
+    free(m->nodes);
+    free(m->values);
+    free(m->importance);
+    memset(m, 0, sizeof *m);
+}
+
+static int cart_reserve(struct tree_model *m)
+{
+    if (m->n_nodes < m->cap)
+        return 0;
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    if (cap > INT32_MAX)
+        return -ENOMEM;
+    struct tree_node *nodes = realloc(m->nodes, cap * sizeof *nodes);
+    if (!nodes)
+        return -ENOMEM;
+    m->nodes = nodes;
+    double *values = realloc(m->values, cap * m->width * sizeof *values);
+    if (!values)
+        return -ENOMEM;
+    m->values = values;
+    m->cap = cap;
+    return 0;
+}
+
+static double cart_xlogx(double v)
+{
+    return v > 0.0 ? v * log(v) : 0.0;
+}
+
+/* Totals of rows[start..end) into ctx->total and the node's value; returns the impurity. */
+static double cart_totals(struct cart_ctx *ctx, size_t start, size_t end, double *value)
+{
+    const struct cart_data *d = ctx->d;
+    double *t = ctx->total;
+    memset(t, 0, (ctx->stride + 1) * sizeof *t);
+    if (ctx->c->task == ML_CLASSIFICATION) {
+        size_t k = ctx->c->nclasses;
+        for (size_t i = start; i < end; i++) {
+            size_t r = ctx->rows[i];
+            t[(size_t)d->y[r]] += d->w ? d->w[r] : 1.0;
+        }
+        double w = 0.0, acc = 0.0;
+        for (size_t j = 0; j < k; j++) {
+            value[j] = t[j];
+            w += t[j];
+        }
+        t[k] = (double)(end - start);
+        for (size_t j = 0; j < k && w > 0.0; j++) {
+            double q = t[j] / w;
+            acc += ctx->c->criterion == TREE_ENTROPY ? (q > 0.0 ? -q * log2(q) : 0.0) : q * q;
+        }
+        return ctx->c->criterion == TREE_ENTROPY ? acc : 1.0 - acc;
+    }
+    for (size_t i = start; i < end; i++) {
+        size_t r = ctx->rows[i];
+        double w = d->w ? d->w[r] : 1.0, y = d->y[r];
+        t[0] += w;
+        t[1] += w * y;
+        t[3] += w * y * y;
+    }
+    t[2] = (double)(end - start);
+    double mean = t[1] / t[0];
+    value[0] = mean;
+    double imp = t[3] / t[0] - mean * mean;
+    return imp > 0.0 ? imp : 0.0;
+}
+
+/* Histogram of feature f over the node; returns the lowest and highest non-empty bins. */
+static void cart_hist(struct cart_ctx *ctx, size_t f, size_t start, size_t end, size_t *lo,
+                      size_t *hi)
+{
+    const struct cart_data *d = ctx->d;
+    const uint8_t *codes = d->codes + f * d->n;
+    const size_t *rows = ctx->rows;
+    double *h = ctx->hist;
+    size_t s = ctx->stride, mn = MLBIN_MAX_BINS, mx = 0;
+    if (ctx->c->task == ML_CLASSIFICATION) {
+        size_t k = ctx->c->nclasses;
+        for (size_t i = start; i < end; i++) {
+            size_t r = rows[i], b = codes[r];
+            double *e = h + b * s;
+            e[(size_t)d->y[r]] += d->w ? d->w[r] : 1.0;
+            e[k] += 1.0;
+            mn = b < mn ? b : mn;
+            mx = b > mx ? b : mx;
+        }
+    } else {
+        for (size_t i = start; i < end; i++) {
+            size_t r = rows[i], b = codes[r];
+            double w = d->w ? d->w[r] : 1.0;
+            double *e = h + b * s;
+            e[0] += w;
+            e[1] += w * d->y[r];
+            e[2] += 1.0;
+            mn = b < mn ? b : mn;
+            mx = b > mx ? b : mx;
+        }
+    }
+    *lo = mn;
+    *hi = mx;
+}
+
+static double cart_proxy_class(const struct cart_ctx *ctx, const double *left, double wl, double wr)
+{
+    size_t k = ctx->c->nclasses;
+    const double *t = ctx->total;
+    if (ctx->c->criterion == TREE_ENTROPY) {
+        double acc = -cart_xlogx(wl) - cart_xlogx(wr);
+        for (size_t j = 0; j < k; j++)
+            acc += cart_xlogx(left[j]) + cart_xlogx(t[j] - left[j]);
+        return acc;
+    }
+    double sl = 0.0, sr = 0.0;
+    for (size_t j = 0; j < k; j++) {
+        double r = t[j] - left[j];
+        sl += left[j] * left[j];
+        sr += r * r;
+    }
+    return sl / wl + sr / wr;
+}
+
+/* Scan bins lo..hi of the histogram (clearing them) for the best split of feature f. */
+static void cart_scan(struct cart_ctx *ctx, size_t f, size_t lo, size_t hi, struct cart_split *best)
+{
+    size_t s = ctx->stride, k = ctx->c->nclasses;
+    int cls = ctx->c->task == ML_CLASSIFICATION;
+    size_t cnt_slot = cls ? k : 2;
+    double *h = ctx->hist, left[MLBIN_MAX_BINS + 3];
+    double n = ctx->total[cnt_slot], minleaf = (double)ctx->c->min_samples_leaf;
+    double wtot = cls ? 0.0 : ctx->total[0];
+    for (size_t j = 0; cls && j < k; j++)
+        wtot += ctx->total[j];
+    memset(left, 0, s * sizeof *left);
+    double wl = 0.0;
+    size_t prev = lo;
+    for (size_t b = lo; b <= hi; b++) {
+        double *e = h + b * s;
+        if (e[cnt_slot] == 0.0)
+            continue;
+        if (b > lo && left[cnt_slot] >= minleaf && n - left[cnt_slot] >= minleaf) {
+            double proxy;
+            if (cls)
+                proxy = cart_proxy_class(ctx, left, wl, wtot - wl);
+            else
+                proxy = left[1] * left[1] / wl +
+                        (ctx->total[1] - left[1]) * (ctx->total[1] - left[1]) / (wtot - wl);
+            if (!best->found || proxy > best->proxy) {
+                best->found = 1;
+                best->proxy = proxy;
+                best->feature = f;
+                best->bin = prev;
+                best->next_bin = b;
+            }
+        }
+        for (size_t j = 0; j < s; j++)
+            left[j] += e[j];
+        prev = b;
+        memset(e, 0, s * sizeof *e);
+        if (cls) {
+            wl = 0.0;
+            for (size_t j = 0; j < k; j++)
+                wl += left[j];
+        } else {
+            wl = left[0];
+        }
+    }
+}
+
+/* scikit-learn's feature sampling: draw features without replacement until max_features
+ * were visited and at least one of them was not constant in the node. */
+static void cart_find_split(struct cart_ctx *ctx, size_t start, size_t end, struct cart_split *best)
+{
+    size_t p = ctx->d->p, visited = 0, constants = 0;
+    size_t *feat = ctx->features;
+    for (size_t i = 0; i < p; i++)
+        feat[i] = i;
+    for (size_t i = 0; i < p; i++) {
+        if (visited >= ctx->c->max_features && visited > constants)
+            break;
+        size_t j = i + (size_t)mlrand_below(ctx->rng, p - i);
+        size_t f = feat[j];
+        feat[j] = feat[i];
+        feat[i] = f;
+        visited++;
+        size_t lo, hi;
+        cart_hist(ctx, f, start, end, &lo, &hi);
+        if (lo == hi) {
+            constants++;
+            memset(ctx->hist + lo * ctx->stride, 0, ctx->stride * sizeof *ctx->hist);
+            continue;
+        }
+        cart_scan(ctx, f, lo, hi, best);
+    }
+}
+
+/* Stable partition of rows[start..end) by codes <= bin; returns the left count. */
+static size_t cart_partition(struct cart_ctx *ctx, size_t start, size_t end, size_t f, size_t bin)
+{
+    const uint8_t *codes = ctx->d->codes + f * ctx->d->n;
+    size_t *rows = ctx->rows, *tmp = ctx->tmp;
+    size_t nl = start, nr = 0;
+    for (size_t i = start; i < end; i++) {
+        size_t r = rows[i];
+        if (codes[r] <= bin)
+            rows[nl++] = r;
+        else
+            tmp[nr++] = r;
+    }
+    memcpy(rows + nl, tmp, nr * sizeof *rows);
+    return nl - start;
+}
+
+static int cart_push(struct cart_ctx *ctx, size_t start, size_t end, size_t depth, int32_t parent,
+                     int is_left)
+{
+    ctx->stack[ctx->sp++] = (struct cart_frame){start, end, depth, parent, is_left};
+    return 0;
+}
+
+/* Create the node for frame fr; split it when the rules allow. */
+static int cart_node(struct cart_ctx *ctx, const struct cart_frame *fr)
+{
+    struct tree_model *m = ctx->m;
+    const struct cart_config *c = ctx->c;
+    int rc = cart_reserve(m);
+    if (rc)
+        return rc;
+    size_t id = m->n_nodes++;
+    struct tree_node *node = &m->nodes[id];
+    double imp = cart_totals(ctx, fr->start, fr->end, m->values + id * m->width);
+    size_t n = fr->end - fr->start;
+    double w = ctx->c->task == ML_CLASSIFICATION ? 0.0 : ctx->total[0];
+    for (size_t j = 0; ctx->c->task == ML_CLASSIFICATION && j < c->nclasses; j++)
+        w += ctx->total[j];
+    *node = (struct tree_node){-1, -1, -1, (uint32_t)n, 0.0, imp, w};
+    if (fr->parent >= 0) {
+        struct tree_node *par = &m->nodes[fr->parent];
+        if (fr->is_left)
+            par->left = (int32_t)id;
+        else
+            par->right = (int32_t)id;
+        m->importance[par->feature] -= w * imp;
+    }
+    int leaf = (c->max_depth && fr->depth >= c->max_depth) || n < c->min_samples_split ||
+               n < 2 * c->min_samples_leaf || imp <= CART_EPS;
+    if (leaf)
+        return 0;
+    struct cart_split best = {0};
+    cart_find_split(ctx, fr->start, fr->end, &best);
+    if (!best.found)
+        return 0;
+    node->feature = (int32_t)best.feature;
+    node->threshold = mlbin_threshold(ctx->d->bins, best.feature, best.bin, best.next_bin);
+    m->importance[best.feature] += w * imp;
+    size_t nl = cart_partition(ctx, fr->start, fr->end, best.feature, best.bin);
+    size_t mid = fr->start + nl;
+    cart_push(ctx, mid, fr->end, fr->depth + 1, (int32_t)id, 0);
+    cart_push(ctx, fr->start, mid, fr->depth + 1, (int32_t)id, 1);
+    return 0;
+}
+
+int cart_grow(const struct cart_data *d, const struct cart_config *c, size_t *rows, size_t nrows,
+              struct mlrand *rng, struct tree_model *out)
+{
+    struct cart_ctx ctx = {.d = d, .c = c, .rng = rng, .m = out, .rows = rows};
+    ctx.stride = c->task == ML_CLASSIFICATION ? c->nclasses + 1 : 3;
+    ctx.hist = calloc(MLBIN_MAX_BINS * ctx.stride, sizeof *ctx.hist);
+    ctx.total = calloc(ctx.stride + 1, sizeof *ctx.total);
+    ctx.tmp = malloc((nrows ? nrows : 1) * sizeof *ctx.tmp);
+    ctx.features = malloc(d->p * sizeof *ctx.features);
+    /* depth first: at most one pending sibling per level, plus the root */
+    size_t levels = c->max_depth && c->max_depth < nrows ? c->max_depth : nrows;
+    ctx.stack = malloc((levels + 2) * sizeof *ctx.stack);
+    int rc = -ENOMEM;
+    if (!ctx.hist || !ctx.total || !ctx.tmp || !ctx.features || !ctx.stack)
+        goto out;
+    rc = 0;
+    cart_push(&ctx, 0, nrows, 0, -1, 0);
+    while (ctx.sp > 0 && rc == 0) {
+        if (c->cancel && *c->cancel) {
+            rc = -ECANCELED;
+            break;
+        }
+        struct cart_frame fr = ctx.stack[--ctx.sp];
+        rc = cart_node(&ctx, &fr);
+    }
+out:
+    free(ctx.stack);
+    free(ctx.features);
+    free(ctx.tmp);
+    free(ctx.total);
+    free(ctx.hist);
+    return rc;
+}
+
+void cart_accumulate(const struct tree_model *m, const struct ml_matrix *x, double scale,
+                     double *out)
+{
+    size_t k = m->width;
+    for (size_t i = 0; i < x->n; i++) {
+        size_t leaf = cart_leaf(m, x->x + i * x->p);
+        const double *v = m->values + leaf * k;
+        if (m->task == ML_REGRESSION) {
+            out[i] += scale * v[0];
+            continue;
+        }
+        double w = m->nodes[leaf].weight, f = w > 0.0 ? scale / w : 0.0;
+        for (size_t j = 0; j < k; j++)
+            out[i * k + j] += f * v[j];
+    }
+}
+
+void cart_importance(const struct tree_model *m, double *out)
+{
+    double sum = 0.0;
+    for (size_t f = 0; f < m->p; f++) {
+        out[f] = m->importance[f] > 0.0 ? m->importance[f] : 0.0;
+        sum += out[f];
+    }
+    for (size_t f = 0; f < m->p; f++)
+        out[f] = sum > 0.0 ? out[f] / sum : 0.0;
+}
+
+int cart_check_matrix(const struct tree_model *m, const struct ml_matrix *x)
+{
+    if (!m || !x || x->p != m->p || (x->n > 0 && !x->x))
+        return -EINVAL;
+    for (size_t i = 0; i < x->n * x->p; i++)
+        if (isnan(x->x[i]))
+            return -EINVAL;
+    return 0;
+}
+
+void cart_encode(const struct tree_model *m, struct mlenc_writer *w)
+{
+    mlenc_put_u32(w, (uint32_t)m->task);
+    mlenc_put_u32(w, (uint32_t)m->criterion);
+    mlenc_put_u64(w, m->p);
+    mlenc_put_u64(w, m->nclasses);
+    mlenc_put_u64(w, m->n_nodes);
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const struct tree_node *nd = &m->nodes[i];
+        mlenc_put_u32(w, (uint32_t)nd->feature);
+        mlenc_put_u32(w, (uint32_t)nd->left);
+        mlenc_put_u32(w, (uint32_t)nd->right);
+        mlenc_put_u32(w, nd->samples);
+        mlenc_put_f64(w, nd->threshold);
+        mlenc_put_f64(w, nd->impurity);
+        mlenc_put_f64(w, nd->weight);
+        mlenc_put_f64s(w, m->values + i * m->width, m->width);
+    }
+    mlenc_put_f64s(w, m->importance, m->p);
+}
+
+/* Every non-root node is the child of exactly one node with a smaller index: a tree. */
+static int cart_check_links(const struct tree_model *m, unsigned char *seen)
+{
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const struct tree_node *nd = &m->nodes[i];
+        if (nd->feature < 0) {
+            if (nd->feature != -1 || nd->left != -1 || nd->right != -1)
+                return -EINVAL;
+            continue;
+        }
+        if ((size_t)nd->feature >= m->p || !isfinite(nd->threshold))
+            return -EINVAL;
+        int32_t kids[2] = {nd->left, nd->right};
+        for (int j = 0; j < 2; j++) {
+            if (kids[j] <= (int32_t)i || (size_t)kids[j] >= m->n_nodes || seen[kids[j]])
+                return -EINVAL;
+            seen[kids[j]] = 1;
+        }
+    }
+    for (size_t i = 1; i < m->n_nodes; i++)
+        if (!seen[i])
+            return -EINVAL;
+    return 0;
+}
+
+static int cart_decode_nodes(struct mlenc_reader *r, struct tree_model *m)
+{
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        struct tree_node *nd = &m->nodes[i];
+        nd->feature = (int32_t)mlenc_get_u32(r);
+        nd->left = (int32_t)mlenc_get_u32(r);
+        nd->right = (int32_t)mlenc_get_u32(r);
+        nd->samples = mlenc_get_u32(r);
+        nd->threshold = mlenc_get_f64(r);
+        nd->impurity = mlenc_get_finite(r);
+        nd->weight = mlenc_get_finite(r);
+        for (size_t j = 0; j < m->width; j++) {
+            double v = mlenc_get_finite(r);
+            if (m->task == ML_CLASSIFICATION && v < 0.0)
+                return -EINVAL;
+            m->values[i * m->width + j] = v;
+        }
+        if (r->err || nd->weight < 0.0 || nd->impurity < 0.0)
+            return -EINVAL;
+    }
+    for (size_t f = 0; f < m->p; f++)
+        m->importance[f] = mlenc_get_finite(r);
+    return r->err ? -EINVAL : 0;
+}
+
+int cart_decode(struct mlenc_reader *r, struct tree_model *m)
+{
+    uint32_t task = mlenc_get_u32(r), crit = mlenc_get_u32(r);
+    size_t p = mlenc_get_count(r, 1, 1u << 24, 8);
+    uint64_t k = mlenc_get_u64(r);
+    if (r->err)
+        return -EINVAL;
+    int cls = task == ML_CLASSIFICATION;
+    if (!cls && (task != ML_REGRESSION || crit != TREE_SQUARED_ERROR || k != 0))
+        return -EINVAL;
+    if (cls && (k < 2 || k > (1u << 16) || (crit != TREE_GINI && crit != TREE_ENTROPY)))
+        return -EINVAL;
+    size_t width = cls ? k : 1;
+    size_t n = mlenc_get_count(r, 1, INT32_MAX, 40 + 8 * width);
+    if (r->err)
+        return -EINVAL;
+    int rc = cart_model_init(m, (enum ml_task)task, (enum tree_criterion)crit, p, k);
+    if (rc)
+        return rc;
+    m->nodes = malloc(n * sizeof *m->nodes);
+    m->values = malloc(n * width * sizeof *m->values);
+    unsigned char *seen = calloc(n, 1);
+    rc = -ENOMEM;
+    if (!m->nodes || !m->values || !seen)
+        goto fail;
+    m->n_nodes = m->cap = n;
+    rc = cart_decode_nodes(r, m);
+    rc = rc ? rc : cart_check_links(m, seen);
+    if (rc)
+        goto fail;
+    free(seen);
+    return 0;
+fail:
+    free(seen);
+    cart_model_release(m);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/* cart: growing one CART tree on binned features; shared by tree.c and forest.c (internal).
+ *
+ * struct tree_model is defined here so that the decision tree and the random forest share
+ * one fitted-tree representation, one predictor and one encoding. */
+#ifndef IBX_CART_H
+#define IBX_CART_H
+
+#include <ibx/tree.h>
+#include <ibx/mlrand.h>
+
+#include "mlbin.h"
+#include <ibx/mlenc.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tree_model {
+    enum ml_task task;
+    enum tree_criterion criterion;
+    size_t p;
+    size_t nclasses; /* 0 for regression */
+    size_t width;    /* values per node: nclasses or 1 */
+    size_t n_nodes;
+    size_t cap;
+    struct tree_node *nodes;
+    double *values;     /* n_nodes * width */
+    double *importance; /* p: total weighted impurity decrease (not normalised) */
+};
+
+/* The binned training data: codes[f * n + i] for binned row i. */
+struct cart_data {
+    const uint8_t *codes;
+    size_t n;
+    size_t p;
+    const struct mlbin *bins;
+    const double *y; /* n */
+    const double *w; /* n weights (bootstrap counts), or NULL for all ones */
+};
+
+struct cart_config {
+    enum ml_task task;
+    enum tree_criterion criterion;
+    size_t nclasses;
+    size_t max_depth; /* 0: unlimited */
+    size_t min_samples_split;
+    size_t min_samples_leaf;
+    size_t max_features; /* resolved count, 1..p */
+    const volatile int *cancel;
+};
+
+/* Grow a tree on rows[0..nrows) (distinct binned rows with non-zero weight, ascending;
+ * reordered in place) into out, which must be zeroed (cart_model_init). rng draws the
+ * candidate features. 0, -ENOMEM, -ECANCELED. */
+int cart_grow(const struct cart_data *d, const struct cart_config *c, size_t *rows, size_t nrows,
+              struct mlrand *rng, struct tree_model *out) __attribute__((warn_unused_result));
+
+int cart_model_init(struct tree_model *m, enum ml_task task, enum tree_criterion criterion,
+                    size_t p, size_t nclasses) __attribute__((warn_unused_result));
+void cart_model_release(struct tree_model *m);
+
+/* Index of the leaf reached by row x (p values). */
+static inline size_t cart_leaf(const struct tree_model *m, const double *x)
+{
+    const struct tree_node *nodes = m->nodes;
+    size_t i = 0;
+    while (nodes[i].feature >= 0)
+        i = (size_t)(x[nodes[i].feature] <= nodes[i].threshold ? nodes[i].left : nodes[i].right);
+    return i;
+}
+
+/* Add this tree's per-row prediction (class probabilities or value) times scale to out
+ * (n * width). */
+void cart_accumulate(const struct tree_model *m, const struct ml_matrix *x, double scale,
+                     double *out);
+/* Encode the tree body (no magic/checksum) / decode and validate it. */
+void cart_encode(const struct tree_model *m, struct mlenc_writer *w);
+int cart_decode(struct mlenc_reader *r, struct tree_model *m) __attribute__((warn_unused_result));
+/* Normalised importance of one tree (sums to 1 or all zeros) into out (p). */
+void cart_importance(const struct tree_model *m, double *out);
+/* 0 when X is usable for prediction with this model (matching p, no NaN in the way). */
+int cart_check_matrix(const struct tree_model *m, const struct ml_matrix *x);
+
+#endif
