@@ -3,32 +3,36 @@
 
 #include <stdio.h>
 
-static void h_list_datasets(struct http_req *req, struct http_resp *resp)
-{
-    struct sel_list_query q = {.user_id = req->claims.sub, .is_admin = svc_is_admin(req)};
-    char err[256];
-    if (catalogue_parse_list(http_req_query(req, "page"), http_req_query(req, "page_size"),
-                             http_req_query(req, "sort_by"), http_req_query(req, "sort_order"), &q,
-                             err, sizeof(err))) {
-        http_resp_error(resp, 400, "invalid_query", err, NULL);
-        return;
-    }
-    json_t *datasets = NULL;
-    long total = 0;
-    int rc = store_list_datasets(req->app, &q, &datasets, &total);
-    if (rc) {
-        http_resp_errno(resp, rc, NULL);
-        return;
-    }
-    long pages = (total + q.page_size - 1) / q.page_size;
-    http_resp_json(resp, 200,
-                   json_pack("{s:o, s:I, s:I, s:I, s:I}", "datasets", datasets, "total_count",
-                             (json_int_t)total, "page", (json_int_t)q.page, "page_size",
-                             (json_int_t)q.page_size, "total_pages", (json_int_t)pages));
-}
-
 const struct http_route sel_routes[] = {
-    {"GET", "/api/v1/datasets", h_list_datasets, 0, 0, "list the dataset catalogue (paged)"},
+    {"GET", "/api/v1/datasets", datasets_list, 0, 0,
+     "list the dataset catalogue (paged, sorted, searched with q, filtered)"},
+    {"GET", "/api/v1/datasets/domains", datasets_domains, 0, 0, "the domains in the catalogue"},
+    {"GET", "/api/v1/datasets/tasks", datasets_tasks, 0, 0, "the tasks in the catalogue"},
+    {"POST", "/api/v1/datasets/score", datasets_score, 0, 0,
+     "score the datasets that pass filters with weighted criteria, best first"},
+    {"GET", "/api/v1/datasets/{id}", datasets_get, 0, 0,
+     "a dataset with its files, columns and scores"},
+    {"PATCH", "/api/v1/datasets/{id}", datasets_patch, 0, 0,
+     "change a dataset's metadata (owner or admin)"},
+    {"DELETE", "/api/v1/datasets/{id}", datasets_delete, 0, 0,
+     "delete a dataset and its stored files (owner or admin)"},
+    {"GET", "/api/v1/datasets/{id}/similar", datasets_similar, 0, 0,
+     "datasets sharing domains and tasks, then of similar size, with the reasons"},
+    {"GET", "/api/v1/datasets/{id}/completion", datasets_completion, 0, 0,
+     "which datasheet fields are missing, default-looking or need review"},
+    {"GET", "/api/v1/datasets/{id}/croissant", datasets_croissant, 0, 0,
+     "Croissant 1.0 JSON-LD with responsible-AI fields"},
+    {"GET", "/api/v1/projects", projects_list, 0, 0, "the caller's projects (paged)"},
+    {"POST", "/api/v1/projects", projects_create, 0, 0, "create a project (criteria, weights)"},
+    {"GET", "/api/v1/projects/{id}", projects_get, 0, 0, "one of the caller's projects"},
+    {"PATCH", "/api/v1/projects/{id}", projects_patch, 0, 0, "change a project"},
+    {"DELETE", "/api/v1/projects/{id}", projects_delete, 0, 0, "delete a project"},
+    {"GET", "/api/v1/projects/{id}/recommendations", projects_recommendations, 0, 0,
+     "datasets ranked for a project with per-criterion scores (heatmap)"},
+    {"GET", "/api/v1/admin/ethical-templates", templates_get, 0, 0,
+     "per-domain default ethical flags (admin)"},
+    {"PUT", "/api/v1/admin/ethical-templates", templates_put, 0, 0,
+     "replace the per-domain default ethical flags (admin)"},
     {"GET", "/api/v1/datasets/{id}/stats", files_stats, 0, 0,
      "per-column statistics (count, nulls, distinct, moments, quantiles, histogram, top "
      "values) and correlations"},

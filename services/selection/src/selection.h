@@ -26,6 +26,7 @@ struct sel_list_query {
     const char *order;   /* a fixed SQL fragment chosen from a whitelist */
     const char *user_id; /* the caller */
     int is_admin;
+    const struct filter_sql *filters; /* NULL: none */
 };
 
 /* ---- catalogue.c: rules, no HTTP or SQL ---- */
@@ -52,9 +53,11 @@ int meta_validate(const json_t *obj, json_t **details) __attribute__((warn_unuse
 int store_list_datasets(struct svc *s, const struct sel_list_query *q, json_t **datasets,
                         long *total) __attribute__((warn_unused_result));
 /* Data rights (svc_def.export_user): everything selection holds about user_id as
- * {"datasets":[...]} (the datasets it owns), or NULL when it cannot be read. Caller decrefs. */
+ * {"datasets":[...], "projects":[...]} (what it owns), or NULL when it cannot be read.
+ * Caller decrefs. */
 json_t *store_export_user(struct svc *s, const char *user_id);
-/* Data rights (svc_def.erase_user): delete the user's datasets; 0 also when there were none. */
+/* Data rights (svc_def.erase_user): delete the user's projects and datasets (with their
+ * files' blobs unless shared); 0 also when there were none. */
 int store_erase_user(struct svc *s, const char *user_id) __attribute__((warn_unused_result));
 
 /* ---- store_files.c: SQL of uploads and file reads ---- */
@@ -98,6 +101,143 @@ void upload_preview(struct http_req *req, struct http_resp *resp);
 void files_download(struct http_req *req, struct http_resp *resp);
 void files_stats(struct http_req *req, struct http_resp *resp);
 void files_columnar(struct http_req *req, struct http_resp *resp);
+
+/* ---- scoring.c: the IBIS-X scores; pure. Every score in the suite comes from here ---- */
+/* A dataset is a JSON object with the datasets columns (to_jsonb of the row). */
+#define SCORE_NCRITERIA 12
+/* The twelve criterion names, in the order of every score array. */
+extern const char *const score_criteria[SCORE_NCRITERIA];
+/* weights[i] applies to score_criteria[i]; all zero means the defaults. */
+struct score_weights {
+    double w[SCORE_NCRITERIA];
+};
+double score_ethical(const json_t *d);    /* true flags / 10 */
+double score_technical(const json_t *d);  /* earned / possible over known components */
+double score_popularity(const json_t *d); /* clamp(log10(citations) / 3) */
+/* All twelve criterion scores of d, each in [0, 1]. */
+void score_all(const json_t *d, double out[SCORE_NCRITERIA]);
+/* sum s*w / sum w; ethical 0.4, technical 0.4, popularity 0.2 when sum w = 0 or w NULL. */
+double score_combine(const double s[SCORE_NCRITERIA], const struct score_weights *w);
+/* The index of a criterion name, or -1. */
+int score_criterion_index(const char *name);
+/* Parse [{criterion_name, weight}] (NULL or JSON null: no weights): known names, numbers in
+ * [0, 1], each name once. 0 and *out, or -EINVAL and *details (caller decrefs). */
+int score_parse_weights(const json_t *arr, struct score_weights *out, json_t **details)
+    __attribute__((warn_unused_result));
+/* A new copy of a valid weights list with each weight divided by their sum when it exceeds 1. */
+json_t *score_weights_normalised(const json_t *arr);
+/* Add ethical_score, technical_score, popularity_score and criterion_scores (all twelve) to
+ * d, and "score" when w is not NULL. */
+void score_annotate(json_t *d, const struct score_weights *w);
+
+/* ---- filters.c: catalogue filters (GET /datasets, /datasets/score, project criteria) ---- */
+#define FILTER_MAX_PARAMS 48
+#define FILTER_SQL_MAX    16384
+/* Conditions on selection.datasets aliased d, joined by AND ("TRUE" when there are none),
+ * with their parameters; filters_sql_release frees everything. */
+struct filter_sql {
+    char *where;
+    char *params[FILTER_MAX_PARAMS];
+    int nparams;
+};
+/* Check a filter object (JSON values) and give its canonical form (aliases resolved, lists
+ * lowercased, empty values dropped; caller decrefs). -EINVAL and *details naming every
+ * unknown or bad filter. */
+int filters_from_json(const json_t *in, json_t **out, json_t **details)
+    __attribute__((warn_unused_result));
+/* The same from a raw query string: keys in skip (NULL-terminated) are ignored, repeated
+ * keys and comma-separated values make lists (domain, task). */
+int filters_from_query(const char *qs, const char *const *skip, json_t **out, json_t **details)
+    __attribute__((warn_unused_result));
+/* "field problem; field problem" from such details, for the error message. */
+void filters_message(const json_t *details, char *msg, size_t len);
+/* SQL for a canonical filter object, parameters numbered from $first. 0, -ENOMEM, -EMSGSIZE. */
+int filters_sql(const json_t *canon, int first, struct filter_sql *out)
+    __attribute__((warn_unused_result));
+void filters_sql_release(struct filter_sql *f);
+
+/* ---- store_catalogue.c: SQL of the catalogue, projects and templates ---- */
+/* Errors: -ENOENT when the row does not exist or the caller may not see it, db errors. */
+/* A dataset the caller may see; *can_edit = 1 when the caller owns it or is admin. */
+int store_dataset_perm(struct svc *s, const char *id, const char *user, int admin, int *can_edit)
+    __attribute__((warn_unused_result));
+/* The dataset row as a JSON object (caller decrefs), when visible to the caller. */
+int store_dataset_row(struct svc *s, const char *id, const char *user, int admin, json_t **out)
+    __attribute__((warn_unused_result));
+/* Sorted distinct domains (tasks = 0) or tasks (tasks = 1) of the visible datasets. */
+int store_dataset_values(struct svc *s, const char *user, int admin, int tasks, json_t **out)
+    __attribute__((warn_unused_result));
+/* Set the fields of a validated patch (keys from meta_fields); *out the updated row.
+ * -EEXIST when the new name is taken. */
+int store_update_dataset(struct svc *s, const char *id, const json_t *patch, json_t **out)
+    __attribute__((warn_unused_result));
+/* Delete a dataset (its files and columns cascade); *blobs = the blob ids its files used,
+ * for store_blob_release once the row is gone (caller decrefs). */
+int store_delete_dataset(struct svc *s, const char *id, json_t **blobs)
+    __attribute__((warn_unused_result));
+/* The visible datasets matching f (parameters from $3), at most 10000, by name. */
+int store_score_candidates(struct svc *s, const char *user, int admin, const struct filter_sql *f,
+                           json_t **rows) __attribute__((warn_unused_result));
+/* Up to limit visible datasets similar to id, in IBIS-X priority order, each with
+ * "priority" (1 domain and task overlap, 2 domain, 3 task, 4 size, 5 recent). */
+int store_similar(struct svc *s, const char *id, const char *user, int admin, long limit,
+                  json_t **rows) __attribute__((warn_unused_result));
+/* Projects: always restricted to user's own (another user's project is -ENOENT). fields
+ * holds name, description, criteria (canonical) and weights (normalised). */
+int store_project_list(struct svc *s, const char *user, long page, long size, json_t **items,
+                       long *total) __attribute__((warn_unused_result));
+int store_project_get(struct svc *s, const char *id, const char *user, json_t **out)
+    __attribute__((warn_unused_result));
+int store_project_create(struct svc *s, const char *user, const json_t *fields, json_t **out)
+    __attribute__((warn_unused_result));
+int store_project_update(struct svc *s, const char *id, const char *user, const json_t *fields,
+                         json_t **out) __attribute__((warn_unused_result));
+int store_project_delete(struct svc *s, const char *id, const char *user)
+    __attribute__((warn_unused_result));
+/* Ethical templates as {domain: {ten flags, representativity_level, sample_balance_level}};
+ * put replaces the whole set with a validated one. */
+int store_templates_get(struct svc *s, json_t **out) __attribute__((warn_unused_result));
+int store_templates_put(struct svc *s, const json_t *templates)
+    __attribute__((warn_unused_result));
+
+/* ---- datasheet.c: completion status, Croissant, similarity wording; pure ---- */
+/* GET /datasets/{id}/completion for a dataset row (a new object). */
+json_t *datasheet_completion(const json_t *d);
+/* Croissant 1.0 JSON-LD (with the RAI vocabulary) of a dataset with files and columns. */
+json_t *datasheet_croissant(const json_t *d);
+/* Why other is similar to d: "shared domains: a, b; shared tasks: c; similar size". */
+void datasheet_similarity(const json_t *d, const json_t *other, char *out, size_t len);
+
+/* ---- templates.c: per-domain ethical defaults ---- */
+/* Fill each ethical flag of a new dataset object that is absent or null from the template
+ * of its first domain that has one, else "default". 0, or a db error (dataset unchanged). */
+int templates_apply(struct svc *s, json_t *dataset) __attribute__((warn_unused_result));
+void templates_get(struct http_req *req, struct http_resp *resp);
+void templates_put(struct http_req *req, struct http_resp *resp);
+
+/* ---- datasets.c: catalogue handlers ---- */
+void datasets_list(struct http_req *req, struct http_resp *resp);
+void datasets_domains(struct http_req *req, struct http_resp *resp);
+void datasets_tasks(struct http_req *req, struct http_resp *resp);
+void datasets_score(struct http_req *req, struct http_resp *resp);
+void datasets_get(struct http_req *req, struct http_resp *resp);
+void datasets_patch(struct http_req *req, struct http_resp *resp);
+void datasets_delete(struct http_req *req, struct http_resp *resp);
+void datasets_similar(struct http_req *req, struct http_resp *resp);
+void datasets_completion(struct http_req *req, struct http_resp *resp);
+void datasets_croissant(struct http_req *req, struct http_resp *resp);
+/* The datasets visible to the caller that pass filters (a canonical filter object), each
+ * with score and criterion_scores under w, by score descending (name breaks ties). */
+int datasets_ranked(struct http_req *req, const json_t *filters, const struct score_weights *w,
+                    json_t **out) __attribute__((warn_unused_result));
+
+/* ---- projects.c: project handlers ---- */
+void projects_list(struct http_req *req, struct http_resp *resp);
+void projects_create(struct http_req *req, struct http_resp *resp);
+void projects_get(struct http_req *req, struct http_resp *resp);
+void projects_patch(struct http_req *req, struct http_resp *resp);
+void projects_delete(struct http_req *req, struct http_resp *resp);
+void projects_recommendations(struct http_req *req, struct http_resp *resp);
 
 /* ---- routes.c ---- */
 extern const struct http_route sel_routes[];
