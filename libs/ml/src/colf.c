@@ -168,6 +168,13 @@ static int parse_number(const char *s, size_t len, double *out)
     return 0;
 }
 
+int colf_parse_number(const char *s, size_t len, double *out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    return parse_number(s, len, out);
+}
+
 /* 1 when the text s reads as a number v whose rendering under param is s exactly. */
 static int round_trips(const char *s, size_t len, int param, double *v)
 {

@@ -124,9 +124,8 @@ const char *colf_type(const struct colf_reader *r, size_t i);
 int colf_find(const struct colf_reader *r, const char *name) COLF_WUR;
 
 /* Read rows [first, first + n) of column col as float64 into dst (caller's, n doubles).
- * Missing values are NaN. Strings (string chunks) are parsed strictly: the whole value,
- * optionally surrounded by blanks, must be a finite decimal number; those that are not
- * become NaN and are counted in *unparsed (may be NULL). -EINVAL when the range or column
+ * Missing values are NaN. Strings (string chunks) are parsed by colf_parse_number; those
+ * that do not parse become NaN and are counted in *unparsed (may be NULL). -EINVAL when the range or column
  * is out of bounds, -EIO on a corrupted chunk. Only the groups overlapping the range are
  * read. */
 int colf_read_f64(struct colf_reader *r, size_t col, uint64_t first, size_t n, double *dst,
@@ -148,6 +147,11 @@ int colf_read_strs(struct colf_reader *r, size_t col, uint64_t first, size_t n,
                    struct colf_strs *out) COLF_WUR;
 /* Frees what colf_read_strs allocated and zeroes *s; accepts NULL and a zeroed struct. */
 void colf_strs_release(struct colf_strs *s);
+
+/* The strict number parser colf_read_f64 uses: the whole of s[0..len), optionally
+ * surrounded by blanks, is a finite decimal number ([+-] digits [. digits] [e [+-] digits],
+ * at most 255 bytes). 0 and *out, or -EINVAL (*out untouched). */
+int colf_parse_number(const char *s, size_t len, double *out) COLF_WUR;
 
 /* CRC32C of len bytes continuing from crc (start with 0). Exposed for tests and tools. */
 uint32_t colf_crc32c(uint32_t crc, const void *data, size_t len);
