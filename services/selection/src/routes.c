@@ -36,6 +36,8 @@ const struct http_route sel_routes[] = {
     {"GET", "/api/v1/datasets/{id}/stats", files_stats, 0, 0,
      "per-column statistics (count, nulls, distinct, moments, quantiles, histogram, top "
      "values) and correlations"},
+    {"GET", "/api/v1/datasets/{id}/preview", rows_preview, 0, 0,
+     "rows of a dataset file: ?rows=1..100&sample=head|random&seed=&file="},
     {"GET", "/api/v1/datasets/{id}/files/{file_id}/download", files_download, 0, 0,
      "download a file as uploaded"},
     {"GET", "/internal/datasets/{ref}/columnar", files_columnar, 0, 0,

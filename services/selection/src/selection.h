@@ -97,6 +97,20 @@ void store_blob_release(struct svc *s, const char *blob_id);
 void upload_create(struct http_req *req, struct http_resp *resp);
 void upload_preview(struct http_req *req, struct http_resp *resp);
 
+/* ---- rows.c: rows of the columnar copy ---- */
+struct colf_reader;
+/* An open columnar copy read from the artifact store. */
+struct sel_columnar {
+    struct colf_reader *r;
+    struct blob_store *blobs;
+    char blob_id[BLOB_ID_LEN + 1];
+};
+int columnar_open(struct svc *s, const char *blob_id, struct sel_columnar **out)
+    __attribute__((warn_unused_result));
+void columnar_close(struct sel_columnar *c); /* accepts NULL */
+/* GET /datasets/{id}/preview?rows&sample=head|random&seed&file */
+void rows_preview(struct http_req *req, struct http_resp *resp);
+
 /* ---- files.c: reading an uploaded dataset back ---- */
 void files_download(struct http_req *req, struct http_resp *resp);
 void files_stats(struct http_req *req, struct http_resp *resp);
