@@ -499,3 +499,35 @@ fail:
     cart_model_release(m);
     return rc;
 }
+
+int cart_check_params(const struct tree_params *pr, size_t p)
+{
+    if (pr->task == ML_CLASSIFICATION) {
+        if (pr->nclasses < 2 || pr->nclasses > (1u << 16) ||
+            (pr->criterion != TREE_GINI && pr->criterion != TREE_ENTROPY))
+            return -EINVAL;
+    } else if (pr->task != ML_REGRESSION || pr->criterion != TREE_SQUARED_ERROR) {
+        return -EINVAL;
+    }
+    if (pr->min_samples_split < 2 || pr->min_samples_leaf < 1)
+        return -EINVAL;
+    return tree_resolve_max_features(pr->max_features, pr->max_features_value, p) ? 0 : -EINVAL;
+}
+
+/* 0 when X is finite and y holds class indices (or finite values). */
+int cart_check_data(const struct ml_matrix *x, const double *y, enum ml_task task, size_t nclasses)
+{
+    if (!x || !x->x || !y || x->n == 0 || x->p == 0 || x->n > UINT32_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < x->n * x->p; i++)
+        if (!isfinite(x->x[i]))
+            return -EINVAL;
+    for (size_t i = 0; i < x->n; i++) {
+        double v = y[i];
+        if (!isfinite(v))
+            return -EINVAL;
+        if (task == ML_CLASSIFICATION && (v < 0.0 || v >= (double)nclasses || v != floor(v)))
+            return -EINVAL;
+    }
+    return 0;
+}

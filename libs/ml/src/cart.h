@@ -77,6 +77,11 @@ void cart_encode(const struct tree_model *m, struct mlenc_writer *w);
 int cart_decode(struct mlenc_reader *r, struct tree_model *m) __attribute__((warn_unused_result));
 /* Normalised importance of one tree (sums to 1 or all zeros) into out (p). */
 void cart_importance(const struct tree_model *m, double *out);
+/* Validate tree parameters for p features / finite X and y (class indices in
+ * [0, nclasses) for classification). 0 or -EINVAL. */
+int cart_check_params(const struct tree_params *pr, size_t p) __attribute__((warn_unused_result));
+int cart_check_data(const struct ml_matrix *x, const double *y, enum ml_task task, size_t nclasses)
+    __attribute__((warn_unused_result));
 /* 0 when X is usable for prediction with this model (matching p, no NaN in the way). */
 int cart_check_matrix(const struct tree_model *m, const struct ml_matrix *x);
 
