@@ -769,7 +769,7 @@ static size_t utf8_seq(const unsigned char *p)
 }
 
 /* A JSON string of s, with invalid UTF-8 sequences replaced by U+FFFD. */
-static json_t *json_text(const char *s)
+json_t *frame_json_string(const char *s)
 {
     json_t *j = json_string(s);
     if (j)
@@ -831,8 +831,8 @@ static json_t *cell_json(const struct fcol *c, size_t row)
     if (p->kind == FRAME_BOOLEAN)
         return json_boolean(p->codes[row]);
     if (p->kind == FRAME_CATEGORICAL)
-        return json_text(p->dict[p->codes[row]]);
-    return p->text[row] ? json_text(p->text[row]) : json_null();
+        return frame_json_string(p->dict[p->codes[row]]);
+    return p->text[row] ? frame_json_string(p->text[row]) : json_null();
 }
 
 int frame_row_json(const struct frame *f, size_t row, json_t **out)
@@ -843,7 +843,7 @@ int frame_row_json(const struct frame *f, size_t row, json_t **out)
     if (!obj)
         return -ENOMEM;
     for (size_t j = 0; j < f->ncols; j++) {
-        json_t *key = json_text(f->cols[j].name);
+        json_t *key = frame_json_string(f->cols[j].name);
         json_t *v = cell_json(&f->cols[j], row);
         int bad = !key || !v;
         if (!bad)

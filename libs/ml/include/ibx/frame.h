@@ -107,6 +107,10 @@ enum frame_sample_mode { FRAME_SAMPLE_HEAD = 1, FRAME_SAMPLE_RANDOM = 2 };
 int frame_sample(const struct frame *f, size_t n, enum frame_sample_mode mode, uint64_t seed,
                  size_t *idx, size_t *count) FRAME_WUR;
 
+/* A new JSON string of s (NUL-terminated) with invalid UTF-8 replaced by U+FFFD, for
+ * names and texts from uploaded files; NULL only when out of memory. */
+json_t *frame_json_string(const char *s);
+
 /* Parsers the loader uses, for callers that meet the same texts. */
 int frame_parse_temporal(const char *s, size_t len, double *out) FRAME_WUR;
 int frame_parse_bool(const char *s, size_t len, int *out) FRAME_WUR;
