@@ -102,14 +102,17 @@ static const struct enc_case enc_cases[] = {
     {{"-0", "3.14159", "1e-05", "123"}, 1, 255},
     {{"5.0", "3.1", "4.9", NULL}, 1, 1},
     {{"1.50", "2.25", "3.00", "0.10"}, 1, 2},
-    {{"1.5", "2.25", "3.0", "4"}, 2, 0},           /* no one rendering fits all */
-    {{"007", "1", "2", "3"}, 2, 0},                /* leading zeros do not round-trip */
-    {{"1e5", "2", "3", "4"}, 2, 0},                /* 1e5 renders as 100000 */
-    {{"nan", "1", "2", "3"}, 2, 0},                /* not finite */
-    {{" 1", "2", "3", "4"}, 2, 0},                 /* blanks */
-    {{"123456789012345678", "1", "2", "3"}, 2, 0}, /* beyond float64 precision */
-    {{"a", "a", "a", "a"}, 3, 1},                  /* dictionary pays */
-    {{"alpha", "", NULL, "beta"}, 2, 0},           /* empty is a value, NULL is missing */
+    {{"1.5", "2.25", "3.0", "4"}, 2, 0}, /* no one rendering fits all */
+    {{"007", "1", "2", "3"}, 2, 0},      /* leading zeros do not round-trip */
+    {{"1e5", "2", "3", "4"}, 2, 0},
+    {{"-05", "1", "2", "3"}, 2, 0},                               /* leading zero after the sign */
+    {{"+1", "1", "2", "3"}, 2, 0},                                /* a sign the rendering drops */
+    {{"123456789012345", "1234567890123456", "0", "-0"}, 1, 255}, /* 1e5 renders as 100000 */
+    {{"nan", "1", "2", "3"}, 2, 0},                               /* not finite */
+    {{" 1", "2", "3", "4"}, 2, 0},                                /* blanks */
+    {{"123456789012345678", "1", "2", "3"}, 2, 0},                /* beyond float64 precision */
+    {{"a", "a", "a", "a"}, 3, 1},                                 /* dictionary pays */
+    {{"alpha", "", NULL, "beta"}, 2, 0}, /* empty is a value, NULL is missing */
 };
 
 static void test_encodings_and_exact_text(void **state)

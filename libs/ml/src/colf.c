@@ -175,10 +175,33 @@ int colf_parse_number(const char *s, size_t len, double *out)
     return parse_number(s, len, out);
 }
 
+/* Plain integers of up to 15 digits, the common case, without printf: 1 when s is one
+ * and renders as itself (no leading zero), 0 when it is one that does not, -1 when s is
+ * not a plain integer. */
+static int integer_round_trips(const char *s, size_t len, double *v)
+{
+    size_t i = len > 0 && s[0] == '-';
+    int64_t n = 0;
+    if (len - i == 0 || len - i > 15)
+        return -1;
+    for (size_t k = i; k < len; k++) {
+        if (s[k] < '0' || s[k] > '9')
+            return -1;
+        n = n * 10 + (s[k] - '0');
+    }
+    if (len - i > 1 && s[i] == '0')
+        return 0;
+    *v = i ? -(double)n : (double)n;
+    return 1;
+}
+
 /* 1 when the text s reads as a number v whose rendering under param is s exactly. */
 static int round_trips(const char *s, size_t len, int param, double *v)
 {
     char tmp[NUM_TEXT_MAX];
+    int fast = param == FMT_SHORTEST || param == 0 ? integer_round_trips(s, len, v) : -1;
+    if (fast >= 0)
+        return fast;
     if (len == 0 || len >= NUM_TEXT_MAX || parse_number(s, len, v) != 0)
         return 0;
     int n = render_number(*v, param, tmp);
