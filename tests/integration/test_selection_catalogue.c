@@ -743,6 +743,7 @@ static void test_patch(void **state)
         {"{\"name\": null}", "name"},
         {"{\"domain\": [\"x' OR 1=1\"]}", "domain"},
         {"{\"instances_number\": 5}", "instances_number"},
+        {"{\"display_name\": \"\"}", "display_name"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         long status = call("PATCH", "/api/v1/datasets/" IRIS, alice, bad[i].body, &r);

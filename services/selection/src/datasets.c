@@ -235,13 +235,22 @@ void datasets_patch(struct http_req *req, struct http_resp *resp)
     json_t *body = NULL, *details = NULL, *d = NULL;
     if (!id || ds_editable(req, resp, id) != 0 || http_req_json(req, resp, &body) != 0)
         return;
-    if (meta_validate(body, &details) != 0) {
+    const char *shown = jsonv_str(body, "display_name");
+    if (meta_validate(body, &details) != 0 || (shown && !*shown)) {
+        if (!details)
+            details = json_pack("{s:[{s:s, s:s}]}", "fields", "field", "display_name", "problem",
+                                "must not be empty");
         ds_bad_filters(resp, 422, details);
         goto out;
     }
     int rc = store_update_dataset(req->app, id, body, &d);
     if (rc == -EEXIST) {
         http_resp_error(resp, 409, "name_taken", "another dataset already has this name", NULL);
+        goto out;
+    }
+    if (rc == -EINVAL) {
+        http_resp_error(resp, 422, "validation_failed", "a value is outside what a dataset allows",
+                        NULL);
         goto out;
     }
     if (rc) {
