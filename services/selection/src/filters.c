@@ -154,7 +154,7 @@ static const char *flt_list_add(json_t *arr, const char *s)
             return "takes at most 20 values";
         if (n)
             json_array_append_new(arr, json_string(item));
-        s = end ? end + 1 : s + n;
+        s = end ? end + 1 : s + strlen(s);
     }
     return NULL;
 }
