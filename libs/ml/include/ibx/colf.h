@@ -125,9 +125,10 @@ int colf_find(const struct colf_reader *r, const char *name) COLF_WUR;
 
 /* Read rows [first, first + n) of column col as float64 into dst (caller's, n doubles).
  * Missing values are NaN. Strings (string chunks) are parsed by colf_parse_number; those
- * that do not parse become NaN and are counted in *unparsed (may be NULL). -EINVAL when the range or column
- * is out of bounds, -EIO on a corrupted chunk. Only the groups overlapping the range are
- * read. */
+ * that do not parse become NaN and are counted in *unparsed (may be NULL). -EINVAL when the range
+ * or column is out of bounds, -EIO on a corrupted chunk. Only the groups overlapping the range are
+ * read, but each of them whole (and checksummed): read nearby rows in one call rather
+ * than one call per row. */
 int colf_read_f64(struct colf_reader *r, size_t col, uint64_t first, size_t n, double *dst,
                   size_t *unparsed) COLF_WUR;
 
