@@ -38,6 +38,9 @@ const struct http_route sel_routes[] = {
      "values) and correlations"},
     {"GET", "/api/v1/datasets/{id}/preview", rows_preview, 0, 0,
      "rows of a dataset file: ?rows=1..100&sample=head|random&seed=&file="},
+    {"GET", "/api/v1/datasets/{id}/quality", quality_report, 0, 0,
+     "data-quality analysis: missing values with imputation advice, outliers, severity, "
+     "0-100 score (cached by version)"},
     {"GET", "/api/v1/datasets/{id}/files/{file_id}/download", files_download, 0, 0,
      "download a file as uploaded"},
     {"GET", "/internal/datasets/{ref}/columnar", files_columnar, 0, 0,

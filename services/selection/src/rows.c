@@ -3,6 +3,7 @@
 #include "selection.h"
 
 #include <ibx/colf.h>
+#include <ibx/frame.h>
 #include <ibx/ids.h>
 #include <ibx/mlrand.h>
 #include <ibx/num.h>
@@ -85,7 +86,8 @@ static json_t *rows_value(const char *type, const char *s, size_t len)
                        ? json_integer((json_int_t)v)
                        : json_real(v);
     }
-    return json_stringn(s, len) ? json_stringn(s, len) : json_string("");
+    (void)len;
+    return frame_json_string(s); /* invalid UTF-8 becomes U+FFFD */
 }
 
 /* Fill column col of every row in rows (arrays) at the row numbers idx. */

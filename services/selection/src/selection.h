@@ -80,6 +80,7 @@ struct sel_file {
     char blob_id[65];
     char columnar_blob_id[65];
     long long row_count;
+    char target_column[1024]; /* the dataset's, "" when unset */
 };
 /* The file file_id (or, when file_id is NULL, the file at position pos) of the dataset
  * whose id or version is ref, if user (admin) can see it. -ENOENT otherwise. */
@@ -90,6 +91,11 @@ int store_visible_file(struct svc *s, const char *ref, const char *file_id, long
  * correlations. -ENOENT when unknown or not visible. */
 int store_dataset_stats(struct svc *s, const char *id, const char *user, int admin,
                         json_t **out) __attribute__((warn_unused_result));
+/* The cached quality report under key (a hash of version, file and target). -ENOENT. */
+int store_quality_get(struct svc *s, const char *key, json_t **out)
+    __attribute__((warn_unused_result));
+int store_quality_put(struct svc *s, const char *key, const json_t *report)
+    __attribute__((warn_unused_result));
 /* Delete blob_id from the artifact store unless a dataset file still refers to it. */
 void store_blob_release(struct svc *s, const char *blob_id);
 
@@ -110,6 +116,9 @@ int columnar_open(struct svc *s, const char *blob_id, struct sel_columnar **out)
 void columnar_close(struct sel_columnar *c); /* accepts NULL */
 /* GET /datasets/{id}/preview?rows&sample=head|random&seed&file */
 void rows_preview(struct http_req *req, struct http_resp *resp);
+
+/* ---- quality_route.c: GET /datasets/{id}/quality?file= (cached by version) ---- */
+void quality_report(struct http_req *req, struct http_resp *resp);
 
 /* ---- files.c: reading an uploaded dataset back ---- */
 void files_download(struct http_req *req, struct http_resp *resp);

@@ -257,6 +257,7 @@ int store_visible_file(struct svc *s, const char *ref, const char *file_id, long
     sf_copy(f.media_type, sizeof(f.media_type), db_val(r, 0, 4));
     sf_copy(f.blob_id, sizeof(f.blob_id), db_val(r, 0, 5));
     sf_copy(f.columnar_blob_id, sizeof(f.columnar_blob_id), db_val(r, 0, 6));
+    sf_copy(f.target_column, sizeof(f.target_column), db_val(r, 0, 8));
     int64_t rows = 0;
     rc = db_val_i64(r, 0, 7, &rows);
     PQclear(r);
@@ -293,5 +294,36 @@ int store_dataset_stats(struct svc *s, const char *id, const char *user, int adm
     }
     if (rc == 0)
         *out = v;
+    return rc;
+}
+
+int store_quality_get(struct svc *s, const char *key, json_t **out)
+{
+    const char *p[] = {key};
+    json_t *v = NULL;
+    int rc = db_query_json(s->db, "SELECT report FROM selection.quality_reports WHERE version = $1",
+                           1, p, &v);
+    if (rc == 0 && !json_is_object(v)) {
+        json_decref(v);
+        return -ENOENT;
+    }
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
+
+int store_quality_put(struct svc *s, const char *key, const json_t *report)
+{
+    char *text = json_dumps(report, JSON_COMPACT);
+    if (!text)
+        return -ENOMEM;
+    const char *p[] = {key, text};
+    PGresult *r = NULL;
+    int rc = db_query(s->db,
+                      "INSERT INTO selection.quality_reports (version, report) VALUES ($1, "
+                      "$2::jsonb) ON CONFLICT (version) DO NOTHING",
+                      2, p, &r);
+    PQclear(r);
+    free(text);
     return rc;
 }
