@@ -58,10 +58,12 @@ void quality_report(struct http_req *req, struct http_resp *resp)
         http_resp_errno(resp, rc, rc == -ENOENT ? "no such dataset file" : NULL);
         return;
     }
-    /* the report depends on the content, the file and the target column */
-    char text[1400], key[HASH_SHA256_HEX_LEN + 1];
-    snprintf(text, sizeof(text), "%s\n%ld\n%s", f.version, pos, f.target_column);
-    hash_sha256_hex(text, strlen(text), key);
+    /* the report depends on the content (version), the file and the target column:
+     * the key is "<version>:<hash of file position and target>" */
+    char text[1100], h[HASH_SHA256_HEX_LEN + 1], key[160];
+    snprintf(text, sizeof(text), "%ld\n%s", pos, f.target_column);
+    hash_sha256_hex(text, strlen(text), h);
+    snprintf(key, sizeof(key), "%s:%.16s", f.version, h);
     json_t *report = NULL;
     int cached = store_quality_get(req->app, key, &report) == 0;
     if (!cached) {

@@ -167,12 +167,13 @@ int store_delete_dataset(struct svc *s, const char *id, json_t **blobs)
         rc = sc_file_blobs(c, id, &ids);
     /* the cached quality report goes with the last dataset of its version */
     if (rc == 0)
-        rc = sc_conn_exec(c,
-                          "DELETE FROM selection.quality_reports q USING selection.datasets d "
-                          "WHERE d.id = $1::uuid AND q.version = d.version AND NOT EXISTS "
-                          "(SELECT 1 FROM selection.datasets o WHERE o.version = d.version AND "
-                          "o.id <> d.id)",
-                          id, NULL);
+        rc = sc_conn_exec(
+            c,
+            "DELETE FROM selection.quality_reports q USING selection.datasets d "
+            "WHERE d.id = $1::uuid AND q.version LIKE d.version || ':%' AND NOT EXISTS "
+            "(SELECT 1 FROM selection.datasets o WHERE o.version = d.version AND "
+            "o.id <> d.id)",
+            id, NULL);
     if (rc == 0)
         rc = sc_conn_exec(c, "DELETE FROM selection.datasets WHERE id = $1::uuid", id, &n);
     if (rc == 0 && n == 0)

@@ -175,7 +175,8 @@ int store_dataset_json(struct svc *s, const char *id, json_t **out)
     json_t *v = NULL;
     int rc = db_query_json(
         s->db,
-        "SELECT to_jsonb(d) || jsonb_build_object('files', coalesce((SELECT jsonb_agg("
+        "SELECT coalesce((SELECT to_jsonb(d) || jsonb_build_object('files', coalesce((SELECT "
+        "jsonb_agg("
         "jsonb_build_object('id', f.id, 'position', f.position, 'original_filename', "
         "f.original_filename, 'format', f.format, 'media_type', f.media_type, "
         "'logical_role', f.logical_role, 'size_bytes', f.size_bytes, 'row_count', "
@@ -188,7 +189,7 @@ int store_dataset_json(struct svc *s, const char *id, json_t **out)
         "ORDER BY c.position) FROM selection.file_columns c WHERE c.file_id = f.id), "
         "'[]'::jsonb)) ORDER BY f.position) FROM selection.dataset_files f "
         "WHERE f.dataset_id = d.id), '[]'::jsonb)) "
-        "FROM selection.datasets d WHERE d.id = $1::uuid",
+        "FROM selection.datasets d WHERE d.id = $1::uuid), 'null'::jsonb)",
         1, p, &v);
     if (rc == 0 && !json_is_object(v)) {
         json_decref(v);
@@ -274,7 +275,7 @@ int store_dataset_stats(struct svc *s, const char *id, const char *user, int adm
     json_t *v = NULL;
     int rc = db_query_json(
         s->db,
-        "SELECT jsonb_build_object('dataset_id', d.id, 'version', d.version, "
+        "SELECT coalesce((SELECT jsonb_build_object('dataset_id', d.id, 'version', d.version, "
         "'instances_number', d.instances_number, 'features_number', d.features_number, "
         "'global_missing_percentage', d.global_missing_percentage, 'files', "
         "coalesce((SELECT jsonb_agg(jsonb_build_object('id', f.id, 'filename', "
@@ -286,7 +287,8 @@ int store_dataset_stats(struct svc *s, const char *id, const char *user, int adm
         "'examples', to_jsonb(c.example_values)) || c.stats ORDER BY c.position) "
         "FROM selection.file_columns c WHERE c.file_id = f.id), '[]'::jsonb)) "
         "ORDER BY f.position) FROM selection.dataset_files f WHERE f.dataset_id = d.id), "
-        "'[]'::jsonb)) FROM selection.datasets d WHERE d.id = $3::uuid AND " SF_VISIBLE,
+        "'[]'::jsonb)) FROM selection.datasets d WHERE d.id = $3::uuid AND " SF_VISIBLE
+        "), 'null'::jsonb)",
         3, p, &v);
     if (rc == 0 && !json_is_object(v)) {
         json_decref(v);
@@ -301,7 +303,9 @@ int store_quality_get(struct svc *s, const char *key, json_t **out)
 {
     const char *p[] = {key};
     json_t *v = NULL;
-    int rc = db_query_json(s->db, "SELECT report FROM selection.quality_reports WHERE version = $1",
+    int rc = db_query_json(s->db,
+                           "SELECT coalesce((SELECT report FROM selection.quality_reports "
+                           "WHERE version = $1), 'null'::jsonb)",
                            1, p, &v);
     if (rc == 0 && !json_is_object(v)) {
         json_decref(v);
