@@ -62,12 +62,21 @@ void logreg_params_default(struct logreg_params *prm)
     prm->fit_intercept = 1;
 }
 
+/* Four independent partial sums (a fixed order, so results stay reproducible) keep the
+ * adder pipeline busy: this dot product is most of the fitting time. */
 static double dot(const double *a, const double *b, size_t n)
 {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
 }
 
 static double max_abs(const double *a, size_t n)
@@ -99,11 +108,6 @@ static void add_scaled_row(double *acc, const double *xi, size_t p, double d)
     for (size_t j = 0; j < p; j++)
         acc[j] += d * xi[j];
     acc[p] += d;
-}
-
-static double softplus(double z)
-{
-    return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
 }
 
 static double sigmoid(double z)
@@ -138,10 +142,11 @@ static double row_loss_grad(const struct problem *pr, size_t i, double *z, doubl
     size_t p = pr->p;
     uint32_t yi = pr->y[i];
     if (pr->rows == 1) {
-        double s = sigmoid(z[0]);
+        double e = exp(-fabs(z[0])); /* one exp gives both the sigmoid and the softplus */
+        double s = z[0] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
         pr->cache[i] = s * (1.0 - s);
         add_scaled_row(acc, xi, p, s - (double)yi);
-        return softplus(z[0]) - (yi ? z[0] : 0.0);
+        return fmax(z[0], 0.0) + log1p(e) - (yi ? z[0] : 0.0);
     }
     double zy = z[yi];
     double lse = softmax(z, pr->rows);
