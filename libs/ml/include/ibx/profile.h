@@ -1,0 +1,122 @@
+/* profile: per-column statistics of a table fed row by row, in one pass with bounded memory.
+ *
+ * ---- interpreted types (decided at the end, over the non-missing values) --------------
+ *  boolean            every value is a boolean token (true/false, yes/no, t/f, y/n in any
+ *                     case, 0/1) and there are at most two distinct spellings; a column of
+ *                     only 0 and 1 needs both to be seen (otherwise it is an integer).
+ *  numerical_integer  every value is a decimal integer ([+-]digits, |v| < 2^63).
+ *  numerical_float    every value is a finite decimal number ([+-]d[.d][e[+-]d]).
+ *  temporal           every value is a date or date-time: YYYY-MM-DD, YYYY/MM/DD,
+ *                     DD/MM/YYYY, DD-MM-YYYY, DD.MM.YYYY, each optionally followed by
+ *                     ' ' or 'T' and HH:MM[:SS[.fff]] and 'Z' or +HH[:]MM (taken as UTC).
+ *                     Day-first: 12/31/2020 is not a date.
+ *  categorical        otherwise, when distinct < PROFILE_CAT_MAX_DISTINCT and
+ *                     distinct / non-missing < PROFILE_CAT_MAX_RATIO (IBIS-X's upload rule
+ *                     used a ratio of 0.5, its preview 0.1 and 50: we keep 50 and 0.5 so that
+ *                     small demo tables still get categories).
+ *  text               anything else (also a column with no value at all).
+ *
+ * ---- statistics and their bounds -------------------------------------------------------
+ * Each column gets a memory share b = PROFILE_BUDGET_BYTES / columns, clamped to
+ * [PROFILE_COL_MIN_BYTES, PROFILE_COL_MAX_BYTES] (when the column count is unknown in
+ * advance, as for JSON, the first PROFILE_EARLY_COLS columns share half the budget and
+ * later ones get (budget / 2) / max_cols each). From b:
+ *  - distinct and top values are exact (64-bit hashes of the values, so exact barring a
+ *    hash collision, ~n^2/2^65) while the column has at most E = b/192 distinct values
+ *    (32..65536) whose first PROFILE_VALUE_BYTES bytes fit in b/4; then distinct switches
+ *    to HyperLogLog with 2^p registers, p = log2(b/16) clamped to 8..14 (standard error
+ *    1.04/sqrt(2^p): 0.0081 at p = 14, reported as distinct_error), and top values to
+ *    Space-Saving with m = b/2048 counters (16..256): each reported count over-estimates
+ *    the true count by at most its "error" (<= rows / m).
+ *  - quantiles p1 p5 p25 p50 p75 p95 p99 (linear interpolation, as numpy/pandas) and the
+ *    20-bin histogram are exact while a numeric column has at most Q = b/32 values
+ *    (64..65536); then a merging t-digest with compression delta = b/1024 (20..200)
+ *    estimates them ("quantiles_exact": false, "histogram_exact": false).
+ *  - count, missing, min, max, mean and sample standard deviation (Welford, float64) are
+ *    always exact; for temporal columns over seconds since 1970 (reported as ISO 8601).
+ *  - text length (Unicode code points) min/max/mean, exact; 5 examples: the first five
+ *    distinct values, each cut to PROFILE_VALUE_BYTES bytes.
+ *  - PII: a column name made of keywords (email, e-mail, mail, phone, tel, mobile, ssn,
+ *    iban, passport, address, street, birth, birthday, birthdate, dob, credit card,
+ *    firstname/lastname/fullname/surname/username, "name" alone or after first/last/full/
+ *    user/person/customer/patient/client/employee/contact/given/middle/maiden), or at least
+ *    PROFILE_PII_MIN_SHARE of the first PROFILE_PII_SAMPLE values looking like e-mail
+ *    addresses, phone numbers (+ prefix or separators, 8-15 digits; or 0 and 9 digits),
+ *    IBANs (mod-97 checked) or payment card numbers (13-19 digits, Luhn checked).
+ *  - Pearson correlations between the numeric columns (final type numerical_*) among the
+ *    first PROFILE_CORR_COLS columns that still look numeric after PROFILE_CORR_SCAN_ROWS
+ *    rows (looked for among the first PROFILE_CORR_SCAN_COLS columns; those rows are
+ *    buffered and replayed). Sums in float64, shifted by each column's first value, over
+ *    pairwise-complete rows; null where fewer than 2 rows or a zero variance.
+ * Worst case: about PROFILE_BUDGET_BYTES plus ~1 KiB per column plus 8 MiB while the
+ * correlation columns are chosen. */
+#ifndef IBX_PROFILE_H
+#define IBX_PROFILE_H
+
+#include <ibx/colf.h>
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROFILE_WUR              __attribute__((warn_unused_result))
+#define PROFILE_BUDGET_BYTES     (256u << 20)
+#define PROFILE_COL_MIN_BYTES    (6u << 10)
+#define PROFILE_COL_MAX_BYTES    (16u << 20)
+#define PROFILE_EARLY_COLS       64
+#define PROFILE_VALUE_BYTES      128 /* stored bytes of a top value or example */
+#define PROFILE_TOP_K            10
+#define PROFILE_EXAMPLES         5
+#define PROFILE_HIST_BINS        20
+#define PROFILE_CAT_MAX_DISTINCT 50
+#define PROFILE_CAT_MAX_RATIO    0.5
+#define PROFILE_PII_SAMPLE       1000
+#define PROFILE_PII_MIN_SHARE    0.5
+#define PROFILE_CORR_COLS        64
+#define PROFILE_CORR_SCAN_ROWS   1000
+#define PROFILE_CORR_SCAN_COLS   1024
+
+struct profile;
+
+/* A new profile. ncols_hint: the number of columns when known (delimited input), 0 when
+ * columns arrive over time (JSON); max_cols: the cap the caller enforces (0: 20,000).
+ * *out is owned by the caller (profile_free). 0, -EINVAL, -ENOMEM. */
+int profile_new(size_t ncols_hint, size_t max_cols, struct profile **out) PROFILE_WUR;
+/* Append n columns named names[i] (copied). Rows seen before count as missing in them.
+ * 0, -E2BIG over max_cols, -ENOMEM. */
+int profile_add_columns(struct profile *p, const char *const *names, size_t n) PROFILE_WUR;
+/* One row: cells[i] is column i (borrowed; s == NULL missing), n <= columns; the rest are
+ * missing. 0, -EINVAL (n too large, or after profile_finish), -ENOMEM. */
+int profile_row(struct profile *p, const struct colf_cell *cells, size_t n) PROFILE_WUR;
+/* No more rows: decides the types. 0 or -ENOMEM. */
+int profile_finish(struct profile *p) PROFILE_WUR;
+void profile_free(struct profile *p);
+
+uint64_t profile_rows(const struct profile *p);
+size_t profile_columns(const struct profile *p);
+/* After finish: column i's name and interpreted type (borrowed / static), or NULL. */
+const char *profile_name(const struct profile *p, size_t i);
+const char *profile_type(const struct profile *p, size_t i);
+/* Column i's missing cells and distinct non-missing values (estimated past the bound). */
+uint64_t profile_missing(const struct profile *p, size_t i);
+uint64_t profile_distinct(const struct profile *p, size_t i);
+
+/* After finish: column i as the JSON object described in ingest.h ({name, position, type,
+ * nullable, missing, missing_percentage, pii, pii_reason, examples, stats}); a new
+ * reference owned by the caller, NULL on -ENOMEM. */
+json_t *profile_column_json(const struct profile *p, size_t i);
+/* After finish: {"columns":[names], "matrix":[[r or null]]}; NULL on -ENOMEM. */
+json_t *profile_correlations_json(const struct profile *p);
+/* After finish: one cell of column i as typed JSON: a number for numerical columns, true/
+ * false for booleans, null for missing (s == NULL), else a string. NULL on -ENOMEM. */
+json_t *profile_cell_json(const struct profile *p, size_t i, const char *s, size_t len);
+
+/* Parsers used for typing, exposed for tests. 0 and the value, or -EINVAL. */
+int profile_parse_number(const char *s, size_t len, double *out, int *is_int) PROFILE_WUR;
+/* Seconds since 1970-01-01T00:00:00Z. */
+int profile_parse_time(const char *s, size_t len, double *out) PROFILE_WUR;
+/* ISO 8601 rendering of t: "YYYY-MM-DD" when t is a whole day, else
+ * "YYYY-MM-DDTHH:MM:SS[.fff]Z". n >= 32. */
+void profile_format_time(double t, char *out, size_t n);
+
+#endif
