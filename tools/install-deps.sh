@@ -25,7 +25,10 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+# The web UI's vendored libraries (Chart.js) from the npm lockfile, once Node is there.
+vendor() { "$(dirname "$0")/web-vendor.sh"; }
 if [ ${#missing[@]} -eq 0 ]; then
+  vendor
   exit 0
 fi
 
@@ -39,3 +42,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts a system cluster on 5432 when postgresql is installed; we run our own.
+vendor

@@ -27,6 +27,7 @@ fi
 if [ ! -d tests/web/node_modules/playwright-core ]; then
   (cd tests/web && npm ci --no-audit --no-fund --loglevel=error) || { echo "web-test: npm ci failed"; exit 1; }
 fi
+tools/web-vendor.sh || { echo "web-test: the web UI's vendored libraries could not be installed"; exit 1; }
 psql -q "$IBX_TEST_DATABASE_URL" -c "CREATE DATABASE $DB" >/dev/null || exit 1
 DB_URL=${IBX_TEST_DATABASE_URL%/*}/$DB
 "$BIN/ibx-devbroker" --bootstrap-file "$W/kafka" >"$W/devbroker.log" 2>&1 & PIDS+=($!)

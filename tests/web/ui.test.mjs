@@ -125,10 +125,15 @@ test('journey: sign up, profile, catalogue, French, sign out, sign in, expired s
     assert.equal(registerCalls.length, 0, 'a weak password is not sent to the server');
     await shot(page, '02-weak-password');
 
-    // A good password: the account is created and the home screen shows.
+    // A good password: the account is created; the profile questions come first, then home.
     await page.fill('#auth-password', password);
     await page.fill('#auth-display-name', 'Ada Web');
     await page.press('#auth-password', 'Enter');
+    await visible(page, '#onboarding-form');
+    await page.selectOption('#ob-education', 'bachelor');
+    await page.fill('#ob-age', '29');
+    await page.check('#ob-fam-2');
+    await page.click('#onboarding-submit');
     await visible(page, '#view-home');
     assert.equal(registerCalls.length, 1);
     assert.equal(registerCalls[0].headers()['content-type'], 'application/json');
@@ -225,7 +230,7 @@ test('journey: sign up, profile, catalogue, French, sign out, sign in, expired s
 
 const USER = {
   id: 'u-1', email: 'grace@example.org', display_name: 'Grace', role: 'admin', is_active: true,
-  locale: 'en', education_level: null, age: null, ai_familiarity: 4, audience_level: 'expert',
+  locale: 'en', education_level: 'phd', age: 41, ai_familiarity: 4, audience_level: 'expert',
   created_at: '2026-01-15T10:00:00Z',
 };
 

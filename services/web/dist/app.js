@@ -5,6 +5,10 @@ import { api, ApiError, session } from './api.js';
 import {
   t, has, setLang, onLangChange, applyTranslations, serverProblem, formatNumber, formatDate,
 } from './i18n.js';
+import {
+  mount, leave as leavePage, redraw as redrawPage, sectionOf,
+} from './pages.js';
+import { needsOnboarding, onboardingPage } from './onboarding.js';
 
 const PAGE_SIZE = 12;
 const SORT_KEYS = ['name', 'year', 'instances_number', 'features_number', 'num_citations',
@@ -29,6 +33,23 @@ const state = {
   user: null,
   fatal: null, // {err, retry}
   catalogue: freshCatalogue(),
+  onboarding: null, // the onboarding form while it is shown
+};
+
+// What the dataset and project screens (pages.js) get from the app.
+const pageCtx = {
+  // true (and back to sign-in) when err says the session is over
+  unauthorized(err) {
+    if (err instanceof ApiError && err.unauthorized) {
+      sessionEnded();
+      return true;
+    }
+    return false;
+  },
+  go(hash) {
+    if (window.location.hash === hash) route();
+    else window.location.hash = hash;
+  },
 };
 
 function freshCatalogue() {
@@ -70,8 +91,10 @@ function setEmail(id, email) {
 
 function showView(name) {
   state.view = name;
-  for (const v of ['loading', 'fatal', 'auth', 'home']) $(`view-${v}`).hidden = v !== name;
-  $('user-box').hidden = name !== 'home' || !state.user;
+  for (const v of ['loading', 'fatal', 'auth', 'home', 'onboarding', 'page']) $(`view-${v}`).hidden = v !== name;
+  const inside = ['home', 'page', 'onboarding'].includes(name) && Boolean(state.user);
+  $('user-box').hidden = !inside;
+  $('app-nav').hidden = !inside || name === 'onboarding';
 }
 
 function focusSoon(node) {
@@ -317,6 +340,49 @@ async function loadMe() {
 function enterHome(user) {
   state.user = user;
   if (user.email) state.lastEmail = user.email;
+  renderUser();
+  if (needsOnboarding(user)) {
+    showOnboarding();
+    return;
+  }
+  route();
+}
+
+// Before the app opens: education level, age and AI familiarity (PATCH /users/me).
+function showOnboarding() {
+  leavePage();
+  showView('onboarding');
+  state.onboarding = onboardingPage($('view-onboarding'), pageCtx, state.user, (u) => {
+    state.onboarding = null;
+    state.user = u;
+    renderUser();
+    route();
+  });
+}
+
+// The screen for the address's #hash: home, or a page of pages.js.
+function route() {
+  if (!state.user || state.onboarding) return;
+  const hash = window.location.hash;
+  const section = sectionOf(hash);
+  renderNav(section);
+  if (section === 'home') {
+    leavePage();
+    showHome();
+    return;
+  }
+  showView('page');
+  if (!mount(hash, $('view-page'), pageCtx)) window.location.hash = '#/';
+}
+
+function renderNav(section) {
+  for (const a of document.querySelectorAll('[data-nav]')) {
+    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+function showHome() {
   state.catalogue = freshCatalogue();
   $('sort-by').value = state.catalogue.sortBy;
   $('sort-order').value = state.catalogue.sortOrder;
@@ -328,6 +394,9 @@ function enterHome(user) {
 
 function leave(statusKey) {
   session.clear();
+  leavePage();
+  $('view-page').replaceChildren();
+  state.onboarding = null;
   state.user = null;
   state.catalogue.seq++; // answers still on their way are dropped
   state.catalogue = freshCatalogue();
@@ -434,7 +503,8 @@ function chips(values) {
 function datasetRow(d) {
   const title = d.display_name || d.name || t('catalogue.unknown');
   const nameCell = el('th', { scope: 'row', class: 'col-name' },
-    el('span', { class: 'ds-title', text: title }),
+    d.id ? el('a', { class: 'ds-title', href: `#/datasets/${encodeURIComponent(d.id)}`, text: title })
+      : el('span', { class: 'ds-title', text: title }),
     d.display_name && d.name && d.name !== d.display_name
       ? el('span', { class: 'ds-id', text: d.name }) : null,
     typeof d.objective === 'string' && d.objective
@@ -544,6 +614,8 @@ function renderAll() {
   renderFatal();
   renderUser();
   if (state.user) renderCatalogue();
+  if (state.view === 'page') redrawPage();
+  if (state.view === 'onboarding' && state.onboarding) state.onboarding.draw();
 }
 
 // ------------------------------------------------------------------ wiring
@@ -573,6 +645,9 @@ function wire() {
   $('page-next').addEventListener('click', () => goToPage(1));
   $('sort-by').addEventListener('change', onSortChange);
   $('sort-order').addEventListener('change', onSortChange);
+  window.addEventListener('hashchange', () => {
+    if (state.user && ['home', 'page'].includes(state.view)) route();
+  });
 }
 
 function boot() {

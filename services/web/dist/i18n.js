@@ -2,6 +2,8 @@
 // Static markup names its strings with data-i18n="key" (text), data-i18n-aria-label="key" and
 // data-i18n-placeholder="key"; code calls t("key", {param}) for the strings it builds.
 
+import { selStrings } from './i18n-sel.js';
+
 const STORAGE_KEY = 'ibx.lang';
 
 export const dictionaries = {
@@ -231,6 +233,9 @@ export const dictionaries = {
     'footer.text': 'IBIS-X · plateforme d’IA explicable',
   },
 };
+
+// The dataset, upload, project and onboarding screens keep their strings in i18n-sel.js.
+for (const lang of Object.keys(dictionaries)) Object.assign(dictionaries[lang], selStrings[lang]);
 
 export const LANGS = Object.keys(dictionaries);
 
