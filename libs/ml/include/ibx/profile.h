@@ -22,12 +22,15 @@
  * advance, as for JSON, the first PROFILE_EARLY_COLS columns share half the budget and
  * later ones get (budget / 2) / max_cols each). From b:
  *  - distinct and top values are exact (64-bit hashes of the values, so exact barring a
- *    hash collision, ~n^2/2^65) while the column has at most E = b/192 distinct values
+ *    hash collision, ~n^2/2^65) while the column has at most E = b/256 distinct values
  *    (32..65536) whose first PROFILE_VALUE_BYTES bytes fit in b/4; then distinct switches
- *    to HyperLogLog with 2^p registers, p = log2(b/16) clamped to 8..14 (standard error
- *    1.04/sqrt(2^p): 0.0081 at p = 14, reported as distinct_error), and top values to
- *    Space-Saving with m = b/2048 counters (16..256): each reported count over-estimates
- *    the true count by at most its "error" (<= rows / m).
+ *    to HyperLogLog with 2^p registers, p = log2(b/16) clamped to 8..14 (Ertl's estimator;
+ *    standard error 1.04/sqrt(2^p): 0.0081 at p = 14, reported as distinct_error), and
+ *    top values to a frequent-items sketch (Misra-Gries with median purges, as Apache
+ *    DataSketches) of m = b/512 counters (16..512), seeded with the m most frequent values
+ *    so far: a reported count is a lower bound and the true count is at most count +
+ *    "error" (the same for all, also given as top_values_max_error <= rows / (m/2));
+ *    values whose count is below that error are not reported.
  *  - quantiles p1 p5 p25 p50 p75 p95 p99 (linear interpolation, as numpy/pandas) and the
  *    20-bin histogram are exact while a numeric column has at most Q = b/32 values
  *    (64..65536); then a merging t-digest with compression delta = b/1024 (20..200)
