@@ -38,9 +38,17 @@ common=(IBX_BIND=127.0.0.1 IBX_DATABASE_URL="$DB_URL" IBX_KAFKA_BROKERS="$(cat "
         IBX_JWT_SECRET=web-test-secret-web-test-secret-0123 IBX_ARGON2_MEM_KIB=8192 IBX_ARGON2_OPS=1)
 env "${common[@]}" PORT=$SEL IBX_MIGRATIONS_DIR=services/selection/migrations \
   "$BIN/ibx-selection" >"$W/selection.log" 2>&1 & PIDS+=($!)
+ADMIN_PW=web-test-admin-$$-password
 env "${common[@]}" PORT=$GW IBX_SELECTION_URL=http://127.0.0.1:$SEL IBX_WEB_DIR=services/web/dist \
+  IBX_ADMIN_EMAIL=admin@ibisx.local IBX_ADMIN_PASSWORD="$ADMIN_PW" \
   IBX_MIGRATIONS_DIR=services/gateway/migrations "$BIN/ibx-gateway" >"$W/gateway.log" 2>&1 & PIDS+=($!)
 for port in $SEL $GW; do
   for _ in $(seq 200); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.1; done
 done
-cd tests/web && IBX_WEB_URL=http://127.0.0.1:$GW IBX_TEST_OUTPUT="$OUT" node --test ui.test.mjs
+# The demo catalogue, loaded as `make up` does: the dataset tests open iris and filter on it.
+if tools/demo/load.sh "http://127.0.0.1:$GW" admin@ibisx.local "$ADMIN_PW" >"$W/demo.log" 2>&1; then
+  export IBX_DEMO_LOADED=1
+else
+  echo "web-test: the demo datasets could not be loaded: $(tail -n 3 "$W/demo.log")"
+fi
+cd tests/web && IBX_WEB_URL=http://127.0.0.1:$GW IBX_TEST_OUTPUT="$OUT" node --test ui.test.mjs datasets.test.mjs

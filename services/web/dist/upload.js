@@ -103,8 +103,15 @@ export function uploadPage(root, ctx) {
     focusSoon(document.getElementById('wizard-title'));
   }
 
+  // The suggestions of the whole upload, else those of its first file.
+  function suggestionsOf(a) {
+    if (a && a.suggestions && typeof a.suggestions === 'object') return a.suggestions;
+    const f = a && Array.isArray(a.files) ? a.files[0] : null;
+    return (f && f.suggestions) || {};
+  }
+
   function applySuggestions() {
-    const s = (w.analysis && w.analysis.suggestions) || {};
+    const s = suggestionsOf(w.analysis);
     const m = w.meta;
     if (!m.display_name && s.display_name) m.display_name = s.display_name;
     if (!w.nameEdited) m.name = slugify(s.name || m.display_name);
@@ -147,7 +154,7 @@ export function uploadPage(root, ctx) {
       })))) : el('p', { class: 'muted', text: t('upload.no_files') });
     return el('div', {}, zone, list,
       el('div', { class: 'form-actions' },
-        el('button', { type: 'button', class: 'btn btn-primary', id: 'upload-analyse', 'aria-disabled': String(w.busy || !w.files.length), text: t(w.busy ? 'upload.analysing' : 'upload.analyse'), onclick: () => { if (!w.busy) analyse(); } }),
+        el('button', { type: 'button', class: 'btn btn-primary', id: 'upload-analyse', 'aria-disabled': String(w.busy), text: t(w.busy ? 'upload.analysing' : 'upload.analyse'), onclick: () => { if (!w.busy) analyse(); } }),
         w.busy && w.xhr ? el('button', { type: 'button', class: 'btn btn-secondary', text: t('action.cancel'), onclick: () => w.xhr && w.xhr.abort() }) : null));
   }
 
@@ -179,7 +186,7 @@ export function uploadPage(root, ctx) {
   function stepAnalysis() {
     const a = w.analysis || {};
     const files = Array.isArray(a.files) ? a.files : [];
-    const s = a.suggestions || {};
+    const s = suggestionsOf(a);
     const sugg = [];
     if (s.display_name) sugg.push(`${t('field.display_name')}: ${s.display_name}`);
     const sd = s.domains || s.domain;
