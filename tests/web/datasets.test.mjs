@@ -145,8 +145,24 @@ test('journey: sign up, onboarding, filter, iris (preview, stats, quality), uplo
     await page.waitForSelector('#preview-table tbody tr');
     assert.equal(await count(page, '#preview-table tbody tr'), 4);
     assert.equal(await count(page, '#ethics-list .flag-no'), 1);
-    await visible(page, '#ds-edit');
     await shot(page, 'ds-06-uploaded');
+
+    // The owner edits the datasheet, then deletes the dataset.
+    await page.click('#ds-edit');
+    await visible(page, '#ds-edit-form');
+    await page.fill('#edit-objective', 'Guess the season from one day of weather.');
+    await page.selectOption('#ds-edit-form select[name="user_control"]', 'true');
+    await page.click('#ds-edit-form button[type="submit"]');
+    await seeText(page, '.page-head', 'Guess the season from one day of weather.');
+    await seeText(page, '#ethics-list [data-flag="user_control"]', 'Yes');
+    assert.equal(await count(page, '#ds-edit-form'), 0);
+    const uploaded = page.url();
+    await page.click('#ds-delete');
+    await seeText(page, '.confirm', `Delete “${display}”`);
+    await page.click('#ds-delete-yes');
+    await visible(page, '#catalogue-cards');
+    await page.goto(uploaded);
+    await seeText(page, '#page-title', 'This dataset does not exist');
 
     // A project: weights, live ranking, then its heatmap.
     await page.click('[data-nav="projects"]');

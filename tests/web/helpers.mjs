@@ -68,9 +68,17 @@ export async function count(page, selector) {
 }
 
 export async function noHorizontalScroll(page) {
+  // Charts follow a new viewport on their next resize callback: give the layout a moment.
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth,
+    null, { timeout: 3000 }).catch(() => {});
   const [scroll, client] = await page.evaluate(() => [
     document.documentElement.scrollWidth, document.documentElement.clientWidth]);
-  assert.ok(scroll <= client, `the page scrolls sideways (${scroll} > ${client})`);
+  if (scroll > client) {
+    const wide = await page.evaluate((w) => [...document.querySelectorAll('body *')]
+      .filter((n) => n.getBoundingClientRect().right > w + 0.5 && !n.closest('.table-wrap'))
+      .slice(-3).map((n) => `${n.tagName.toLowerCase()}.${n.className}#${n.id}`), client);
+    assert.fail(`the page scrolls sideways (${scroll} > ${client}): ${wide.join(', ')}`);
+  }
 }
 
 export function json(route, status, body, headers = {}) {

@@ -438,7 +438,8 @@ function editForm(d, onSave, onCancel) {
   const inputs = {};
   const text = EDIT_TEXT.map((k) => {
     const input = k === 'objective' || k === 'sources'
-      ? el('textarea', { name: k, rows: '3', maxlength: '4000' }) : el('input', { type: 'text', name: k, maxlength: '500' });
+      ? el('textarea', { name: k, id: `edit-${k}`, rows: '3', maxlength: '4000' })
+      : el('input', { type: 'text', name: k, id: `edit-${k}`, maxlength: '500' });
     input.value = d[k] ?? '';
     inputs[k] = input;
     return field(t(`field.${k}`), input);
@@ -530,12 +531,40 @@ export function datasetPage(root, ctx, id) {
       part('quality', () => sel.quality(id), 'ds.quality.none');
     }
   };
+  // The edit form survives redraws (a late statistics answer must not wipe what is typed).
+  let edit = null;
+  const stopEditing = () => {
+    st.editing = false;
+    edit = null;
+    draw();
+  };
+  const editNode = (d) => {
+    if (!edit || edit.lang !== document.documentElement.lang) {
+      edit = {
+        lang: document.documentElement.lang,
+        node: editForm(d, async (body) => {
+          const updated = await sel.patch(id, body);
+          st.d = { ...d, ...updated };
+          stopEditing();
+          focusSoon(document.getElementById('page-title'));
+        }, stopEditing),
+      };
+    }
+    return edit.node;
+  };
   const onDownload = (url, name) => download(url, name, (err) => {
     st.actionError = err;
     draw();
   });
 
   function draw() {
+    const focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement.id : '';
+    drawPage();
+    const again = focused && document.getElementById(focused);
+    if (again) again.focus();
+  }
+
+  function drawPage() {
     destroyCharts();
     if (st.error) {
       const nf = st.error instanceof ApiError && st.error.status === 404;
@@ -564,7 +593,10 @@ export function datasetPage(root, ctx, id) {
 
     const actions = el('div', { class: 'ds-actions' },
       el('button', { type: 'button', class: 'btn btn-secondary', id: 'ds-croissant', text: t('ds.croissant'), onclick: () => onDownload(sel.croissantUrl(id), `${d.name || 'dataset'}.croissant.json`) }),
-      owner ? el('button', { type: 'button', class: 'btn btn-secondary', id: 'ds-edit', text: t('action.edit'), onclick: () => { st.editing = true; draw(); } }) : null,
+      owner ? el('button', {
+        type: 'button', class: 'btn btn-secondary', id: 'ds-edit', text: t('action.edit'),
+        onclick: () => { st.editing = true; draw(); focusSoon(document.getElementById('edit-display_name')); },
+      }) : null,
       owner ? el('button', { type: 'button', class: 'btn btn-danger', id: 'ds-delete', text: t('action.delete'), onclick: () => { st.confirmDelete = true; draw(); } }) : null);
 
     const confirm = st.confirmDelete ? el('div', { class: 'notice notice-error confirm', role: 'alertdialog', 'aria-labelledby': 'confirm-text' },
@@ -603,13 +635,7 @@ export function datasetPage(root, ctx, id) {
         actions),
       st.actionError ? el('div', { class: 'notice notice-error', role: 'alert', text: errorText(st.actionError) }) : null,
       confirm,
-      st.editing ? section('ds-edit-section', t('ds.edit'), editForm(d, async (body) => {
-        const updated = await sel.patch(id, body);
-        st.d = { ...d, ...updated };
-        st.editing = false;
-        draw();
-        loadAll();
-      }, () => { st.editing = false; draw(); })) : null,
+      st.editing ? section('ds-edit-section', t('ds.edit'), editNode(d)) : null,
       nav,
       overview(d),
       checklist(d),

@@ -132,7 +132,7 @@ export function uploadPage(root, ctx) {
   // ---- step 1
   function stepFiles() {
     const input = el('input', {
-      type: 'file', id: 'upload-input', multiple: true, accept: EXTENSIONS.join(','), class: 'visually-hidden',
+      type: 'file', id: 'upload-input', multiple: true, accept: EXTENSIONS.join(','), class: 'visually-hidden', tabindex: '-1',
       onchange: (e) => addFiles(e.target.files),
     });
     const zone = el('div', {
