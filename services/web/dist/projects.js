@@ -106,6 +106,11 @@ export function projectsPage(root, ctx) {
 
 // ------------------------------------------------------------------ form with live preview
 
+// A chart label that leaves the bars room on a phone; the list above has the full names.
+function shortName(s) {
+  return s.length > 22 ? `${s.slice(0, 21)}…` : s;
+}
+
 function rankedPreview(p) {
   if (!p || p.status === 'loading' && !p.data) return loadingBlock(t('projects.preview.loading'));
   if (p.status === 'error') return errorBlock(p.error, t('projects.preview.error'), p.retry);
@@ -117,7 +122,7 @@ function rankedPreview(p) {
     el('ol', { class: 'ranked', id: 'ranked-preview' }, top.map((d) => el('li', {},
       el('a', { href: `#/datasets/${d.id}`, text: d.display_name || d.name }),
       el('span', { class: 'rank-score', text: pct(d.score) })))),
-    bars(t('projects.preview.chart'), top.map((d) => d.display_name || d.name), top.map((d) => Math.round((d.score || 0) * 100)), { horizontal: true, max: 100 }));
+    bars(t('projects.preview.chart'), top.map((d) => shortName(d.display_name || d.name)), top.map((d) => Math.round((d.score || 0) * 100)), { horizontal: true, max: 100 }));
 }
 
 export function projectFormPage(root, ctx, id) {
