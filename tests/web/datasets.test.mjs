@@ -380,6 +380,7 @@ test('upload wizard: errors from the API in words, name taken, progress, then th
   let previewMode = 'unsupported';
   let createMode = 'taken';
   let sentMeta = null;
+  let releaseCreate = null;
   const { context, page, problems } = await mocked({
     'GET /datasets/domains': (r) => json(r, 200, { domains: ['finance'] }),
     'GET /datasets/tasks': (r) => json(r, 200, { tasks: ['classification'] }),
@@ -405,7 +406,8 @@ test('upload wizard: errors from the API in words, name taken, progress, then th
       const m = body.match(/name="metadata"\r\n\r\n([^\r]*)\r\n/);
       sentMeta = m ? JSON.parse(m[1]) : null;
       if (createMode === 'taken') return json(r, 409, { error: 'name_taken', message: 'a dataset named loans exists', details: {} });
-      return json(r, 201, { ...DATASET, id: DS_ID, can_edit: true });
+      // The service takes a moment to profile and store: the progress bar stays meanwhile.
+      return new Promise((done) => { releaseCreate = done; }).then(() => json(r, 201, { ...DATASET, id: DS_ID, can_edit: true }));
     },
     [`GET /datasets/${DS_ID}`]: (r) => json(r, 200, { ...DATASET, can_edit: true, display_name: 'Loans' }),
     [`GET /datasets/${DS_ID}/.*`]: (r) => json(r, 200, {}),
@@ -453,6 +455,9 @@ test('upload wizard: errors from the API in words, name taken, progress, then th
     await visible(page, '#upload-confirm');
     await page.click('#upload-send');
     await seeText(page, '#wizard-error', 'already used by another dataset');
+    // Back on the datasheet, on the short name, to change it.
+    await seeText(page, '#meta-name-error', 'already used by another dataset');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'meta-name');
     assert.equal(sentMeta.name, 'loans');
     assert.equal(sentMeta.anonymization_applied, true);
     assert.equal(sentMeta.informed_consent, null, 'unknown is sent as null');
@@ -460,7 +465,17 @@ test('upload wizard: errors from the API in words, name taken, progress, then th
     await shot(page, 'ds-31-upload-name-taken');
 
     createMode = 'ok';
+    await page.fill('#meta-name', 'loans_2021');
+    await page.click('#meta-next');
     await page.click('#upload-send');
+    await visible(page, '#upload-progress progress');
+    await seeText(page, '#upload-progress', 'Sen');
+    await seeText(page, '#upload-send', 'Uploading…');
+    assert.equal(await page.getAttribute('#upload-send', 'aria-disabled'), 'true');
+    await visible(page, '#upload-cancel');
+    await shot(page, 'ds-32-upload-progress');
+    while (!releaseCreate) await page.waitForTimeout(50);
+    releaseCreate();
     await page.waitForURL(new RegExp(`#/datasets/${DS_ID}$`));
     await seeText(page, '#page-title', 'Loans');
     await visible(page, '#ds-edit');

@@ -84,10 +84,10 @@ export function uploadPage(root, ctx) {
     }
     w.busy = true;
     w.error = null;
-    w.progress = { phase: 'analyse', sent: 0, total: 0 };
-    draw();
+    w.progress = { phase: 'analyse', sent: 0, total: w.files.reduce((n, f) => n + f.size, 0) };
     const job = upload.preview(w.files, (sent, total) => { w.progress = { phase: 'analyse', sent, total }; drawProgress(); });
     w.xhr = job;
+    draw();
     try {
       w.analysis = await job.promise;
       applySuggestions();
@@ -334,10 +334,10 @@ export function uploadPage(root, ctx) {
     if (w.busy) return;
     w.busy = true;
     w.error = null;
-    w.progress = { phase: 'upload', sent: 0, total: w.files.reduce((s, f) => s + f.size, 0) };
-    draw();
+    w.progress = { phase: 'upload', sent: 0, total: w.files.reduce((n, f) => n + f.size, 0) };
     const job = upload.create(metadataBody(), w.files, (sent, total) => { w.progress = { phase: 'upload', sent, total }; drawProgress(); });
     w.xhr = job;
+    draw();
     try {
       const d = await job.promise;
       w.busy = false;
@@ -352,9 +352,12 @@ export function uploadPage(root, ctx) {
     w.busy = false;
     w.progress = null;
     w.xhr = null;
+    // A problem with the datasheet: back to its form, on the field to change.
+    const bad = Object.keys(w.fields).find((k) => document.getElementById(`meta-${k}`) || k in w.meta);
+    if (bad) w.step = 3;
     draw();
-    const alert = document.getElementById('wizard-error');
-    if (alert) alert.focus();
+    const target = (bad && document.getElementById(`meta-${bad}`)) || document.getElementById('wizard-error');
+    if (target) target.focus();
   }
 
   function stepConfirm() {
@@ -372,7 +375,7 @@ export function uploadPage(root, ctx) {
       el('div', { class: 'form-actions' },
         el('button', { type: 'button', class: 'btn btn-secondary', text: t('action.back'), 'aria-disabled': String(w.busy), onclick: () => { if (!w.busy) { w.step = 3; draw(); } } }),
         el('button', { type: 'button', class: 'btn btn-primary', id: 'upload-send', 'aria-disabled': String(w.busy), text: t(w.busy ? 'upload.sending' : 'upload.send'), onclick: send }),
-        w.busy && w.xhr ? el('button', { type: 'button', class: 'btn btn-secondary', text: t('action.cancel'), onclick: () => w.xhr && w.xhr.abort() }) : null));
+        w.busy && w.xhr ? el('button', { type: 'button', class: 'btn btn-secondary', id: 'upload-cancel', text: t('action.cancel'), onclick: () => w.xhr && w.xhr.abort() }) : null));
   }
 
   function progressNode() {
