@@ -35,6 +35,9 @@ struct cart_ctx {
     double *total; /* stride + 1: node totals (regression: w, wy, count, wyy) */
     size_t *rows;
     size_t *tmp;
+    double *gw; /* the node's weights in row order */
+    double *gy; /* the node's class indices (or weighted targets) in row order */
+    uint64_t mask[4];
     size_t *features;
     struct cart_frame *stack;
     size_t sp;
@@ -60,6 +63,7 @@ void cart_model_release(struct tree_model *m)
     free(m->nodes);
     free(m->values);
     free(m->importance);
+    free(m->flat);
     memset(m, 0, sizeof *m);
 }
 
@@ -125,39 +129,50 @@ static double cart_totals(struct cart_ctx *ctx, size_t start, size_t end, double
     return imp > 0.0 ? imp : 0.0;
 }
 
-/* Histogram of feature f over the node; returns the lowest and highest non-empty bins. */
-static void cart_hist(struct cart_ctx *ctx, size_t f, size_t start, size_t end, size_t *lo,
-                      size_t *hi)
+/* The node's targets and weights in row order (read once per node, not once per feature):
+ * gw the weight, gy the class index or the weighted target. */
+static void cart_gather(struct cart_ctx *ctx, size_t start, size_t end)
+{
+    const struct cart_data *d = ctx->d;
+    int cls = ctx->c->task == ML_CLASSIFICATION;
+    for (size_t i = start; i < end; i++) {
+        size_t r = ctx->rows[i];
+        double w = d->w ? d->w[r] : 1.0;
+        ctx->gw[i - start] = w;
+        ctx->gy[i - start] = cls ? d->y[r] : w * d->y[r];
+    }
+}
+
+/* Histogram of feature f over the node; ctx->mask marks the non-empty bins. */
+static void cart_hist(struct cart_ctx *ctx, size_t f, size_t start, size_t end)
 {
     const struct cart_data *d = ctx->d;
     const uint8_t *codes = d->codes + f * d->n;
-    const size_t *rows = ctx->rows;
+    const size_t *rows = ctx->rows + start;
+    const double *gw = ctx->gw, *gy = ctx->gy;
     double *h = ctx->hist;
-    size_t s = ctx->stride, mn = MLBIN_MAX_BINS, mx = 0;
+    size_t s = ctx->stride, m = end - start;
+    uint64_t mask[4] = {0};
     if (ctx->c->task == ML_CLASSIFICATION) {
         size_t k = ctx->c->nclasses;
-        for (size_t i = start; i < end; i++) {
-            size_t r = rows[i], b = codes[r];
+        for (size_t i = 0; i < m; i++) {
+            size_t b = codes[rows[i]];
             double *e = h + b * s;
-            e[(size_t)d->y[r]] += d->w ? d->w[r] : 1.0;
+            e[(size_t)gy[i]] += gw[i];
             e[k] += 1.0;
-            mn = b < mn ? b : mn;
-            mx = b > mx ? b : mx;
+            mask[b >> 6] |= 1ULL << (b & 63);
         }
     } else {
-        for (size_t i = start; i < end; i++) {
-            size_t r = rows[i], b = codes[r];
-            double w = d->w ? d->w[r] : 1.0;
+        for (size_t i = 0; i < m; i++) {
+            size_t b = codes[rows[i]];
             double *e = h + b * s;
-            e[0] += w;
-            e[1] += w * d->y[r];
+            e[0] += gw[i];
+            e[1] += gy[i];
             e[2] += 1.0;
-            mn = b < mn ? b : mn;
-            mx = b > mx ? b : mx;
+            mask[b >> 6] |= 1ULL << (b & 63);
         }
     }
-    *lo = mn;
-    *hi = mx;
+    memcpy(ctx->mask, mask, sizeof mask);
 }
 
 static double cart_proxy_class(const struct cart_ctx *ctx, const double *left, double wl, double wr)
@@ -179,8 +194,9 @@ static double cart_proxy_class(const struct cart_ctx *ctx, const double *left, d
     return sl / wl + sr / wr;
 }
 
-/* Scan bins lo..hi of the histogram (clearing them) for the best split of feature f. */
-static void cart_scan(struct cart_ctx *ctx, size_t f, size_t lo, size_t hi, struct cart_split *best)
+/* Scan the non-empty bins of the histogram in order (clearing them) for the best split of
+ * feature f. */
+static void cart_scan(struct cart_ctx *ctx, size_t f, struct cart_split *best)
 {
     size_t s = ctx->stride, k = ctx->c->nclasses;
     int cls = ctx->c->task == ML_CLASSIFICATION;
@@ -192,38 +208,52 @@ static void cart_scan(struct cart_ctx *ctx, size_t f, size_t lo, size_t hi, stru
         wtot += ctx->total[j];
     memset(left, 0, s * sizeof *left);
     double wl = 0.0;
-    size_t prev = lo;
-    for (size_t b = lo; b <= hi; b++) {
-        double *e = h + b * s;
-        if (e[cnt_slot] == 0.0)
-            continue;
-        if (b > lo && left[cnt_slot] >= minleaf && n - left[cnt_slot] >= minleaf) {
-            double proxy;
-            if (cls)
-                proxy = cart_proxy_class(ctx, left, wl, wtot - wl);
-            else
-                proxy = left[1] * left[1] / wl +
-                        (ctx->total[1] - left[1]) * (ctx->total[1] - left[1]) / (wtot - wl);
-            if (!best->found || proxy > best->proxy) {
-                best->found = 1;
-                best->proxy = proxy;
-                best->feature = f;
-                best->bin = prev;
-                best->next_bin = b;
+    long prev = -1;
+    for (size_t word = 0; word < 4; word++) {
+        for (uint64_t bits = ctx->mask[word]; bits; bits &= bits - 1) {
+            size_t b = word * 64 + (size_t)__builtin_ctzll(bits);
+            double *e = h + b * s;
+            if (prev >= 0 && left[cnt_slot] >= minleaf && n - left[cnt_slot] >= minleaf) {
+                double proxy;
+                if (cls)
+                    proxy = cart_proxy_class(ctx, left, wl, wtot - wl);
+                else
+                    proxy = left[1] * left[1] / wl +
+                            (ctx->total[1] - left[1]) * (ctx->total[1] - left[1]) / (wtot - wl);
+                if (!best->found || proxy > best->proxy) {
+                    best->found = 1;
+                    best->proxy = proxy;
+                    best->feature = f;
+                    best->bin = (size_t)prev;
+                    best->next_bin = b;
+                }
             }
-        }
-        for (size_t j = 0; j < s; j++)
-            left[j] += e[j];
-        prev = b;
-        memset(e, 0, s * sizeof *e);
-        if (cls) {
+            for (size_t j = 0; j < s; j++)
+                left[j] += e[j];
+            prev = (long)b;
+            memset(e, 0, s * sizeof *e);
             wl = 0.0;
-            for (size_t j = 0; j < k; j++)
+            for (size_t j = 0; cls && j < k; j++)
                 wl += left[j];
-        } else {
-            wl = left[0];
+            wl = cls ? wl : left[0];
         }
     }
+}
+
+/* 1 (and the histogram cleared) when the feature has a single value in the node. */
+static int cart_constant(struct cart_ctx *ctx)
+{
+    int pop = 0;
+    size_t only = 0;
+    for (size_t w = 0; w < 4; w++) {
+        pop += __builtin_popcountll(ctx->mask[w]);
+        if (ctx->mask[w])
+            only = w * 64 + (size_t)__builtin_ctzll(ctx->mask[w]);
+    }
+    if (pop != 1)
+        return 0;
+    memset(ctx->hist + only * ctx->stride, 0, ctx->stride * sizeof *ctx->hist);
+    return 1;
 }
 
 /* scikit-learn's feature sampling: draw features without replacement until max_features
@@ -234,6 +264,7 @@ static void cart_find_split(struct cart_ctx *ctx, size_t start, size_t end, stru
     size_t *feat = ctx->features;
     for (size_t i = 0; i < p; i++)
         feat[i] = i;
+    cart_gather(ctx, start, end);
     for (size_t i = 0; i < p; i++) {
         if (visited >= ctx->c->max_features && visited > constants)
             break;
@@ -242,14 +273,12 @@ static void cart_find_split(struct cart_ctx *ctx, size_t start, size_t end, stru
         feat[j] = feat[i];
         feat[i] = f;
         visited++;
-        size_t lo, hi;
-        cart_hist(ctx, f, start, end, &lo, &hi);
-        if (lo == hi) {
+        cart_hist(ctx, f, start, end);
+        if (cart_constant(ctx)) {
             constants++;
-            memset(ctx->hist + lo * ctx->stride, 0, ctx->stride * sizeof *ctx->hist);
             continue;
         }
-        cart_scan(ctx, f, lo, hi, best);
+        cart_scan(ctx, f, best);
     }
 }
 
@@ -327,12 +356,14 @@ int cart_grow(const struct cart_data *d, const struct cart_config *c, size_t *ro
     ctx.hist = calloc(MLBIN_MAX_BINS * ctx.stride, sizeof *ctx.hist);
     ctx.total = calloc(ctx.stride + 1, sizeof *ctx.total);
     ctx.tmp = malloc((nrows ? nrows : 1) * sizeof *ctx.tmp);
+    ctx.gw = malloc((nrows ? nrows : 1) * sizeof *ctx.gw);
+    ctx.gy = malloc((nrows ? nrows : 1) * sizeof *ctx.gy);
     ctx.features = malloc(d->p * sizeof *ctx.features);
     /* depth first: at most one pending sibling per level, plus the root */
     size_t levels = c->max_depth && c->max_depth < nrows ? c->max_depth : nrows;
     ctx.stack = malloc((levels + 2) * sizeof *ctx.stack);
     int rc = -ENOMEM;
-    if (!ctx.hist || !ctx.total || !ctx.tmp || !ctx.features || !ctx.stack)
+    if (!ctx.hist || !ctx.total || !ctx.tmp || !ctx.gw || !ctx.gy || !ctx.features || !ctx.stack)
         goto out;
     rc = 0;
     cart_push(&ctx, 0, nrows, 0, -1, 0);
@@ -344,29 +375,91 @@ int cart_grow(const struct cart_data *d, const struct cart_config *c, size_t *ro
         struct cart_frame fr = ctx.stack[--ctx.sp];
         rc = cart_node(&ctx, &fr);
     }
+    rc = rc ? rc : cart_finish(out);
 out:
     free(ctx.stack);
     free(ctx.features);
     free(ctx.tmp);
+    free(ctx.gw);
+    free(ctx.gy);
     free(ctx.total);
     free(ctx.hist);
     return rc;
 }
 
+int cart_finish(struct tree_model *m)
+{
+    struct cart_flat *fl = malloc(m->n_nodes * sizeof *fl);
+    size_t *depth = calloc(m->n_nodes, sizeof *depth);
+    if (!fl || !depth) {
+        free(fl);
+        free(depth);
+        return -ENOMEM;
+    }
+    m->depth = 0;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const struct tree_node *nd = &m->nodes[i];
+        m->depth = depth[i] > m->depth ? depth[i] : m->depth;
+        if (nd->feature < 0) {
+            fl[i] = (struct cart_flat){INFINITY, 0, (int32_t)i, (int32_t)i, 0};
+            continue;
+        }
+        fl[i] = (struct cart_flat){nd->threshold, nd->feature, nd->left, nd->right, 0};
+        depth[nd->left] = depth[nd->right] = depth[i] + 1;
+    }
+    free(depth);
+    free(m->flat);
+    m->flat = fl;
+    return 0;
+}
+
+#define CART_LANES 8
+
+void cart_leaves(const struct tree_model *m, const double *x, size_t n, size_t p, size_t *leaf)
+{
+    const struct cart_flat *fl = m->flat;
+    size_t i = 0;
+    /* eight rows at a time, a fixed number of steps: no unpredictable branches */
+    for (; m->depth <= 32 && i + CART_LANES <= n; i += CART_LANES) {
+        size_t idx[CART_LANES] = {0};
+        const double *rows = x + i * p;
+        for (size_t d = 0; d < m->depth; d++) {
+            for (size_t j = 0; j < CART_LANES; j++) {
+                const struct cart_flat *nd = &fl[idx[j]];
+                /* arithmetic select: the compiler keeps it branch-free */
+                int32_t right = -(int32_t) !(rows[j * p + (size_t)nd->feature] <= nd->threshold);
+                idx[j] = (size_t)(nd->left + ((nd->right - nd->left) & right));
+            }
+        }
+        memcpy(leaf + i, idx, sizeof idx);
+    }
+    for (; i < n; i++) {
+        const double *row = x + i * p;
+        size_t k = 0;
+        while (m->nodes[k].feature >= 0)
+            k = (size_t)(row[fl[k].feature] <= fl[k].threshold ? fl[k].left : fl[k].right);
+        leaf[i] = k;
+    }
+}
+
 void cart_accumulate(const struct tree_model *m, const struct ml_matrix *x, double scale,
                      double *out)
 {
-    size_t k = m->width;
-    for (size_t i = 0; i < x->n; i++) {
-        size_t leaf = cart_leaf(m, x->x + i * x->p);
-        const double *v = m->values + leaf * k;
-        if (m->task == ML_REGRESSION) {
-            out[i] += scale * v[0];
-            continue;
+    size_t k = m->width, leaves[64];
+    for (size_t start = 0; start < x->n; start += 64) {
+        size_t len = x->n - start < 64 ? x->n - start : 64;
+        cart_leaves(m, x->x + start * x->p, len, x->p, leaves);
+        for (size_t i = 0; i < len; i++) {
+            const double *v = m->values + leaves[i] * k;
+            double *o = out + (start + i) * k;
+            if (m->task == ML_REGRESSION) {
+                o[0] += scale * v[0];
+                continue;
+            }
+            double w = m->nodes[leaves[i]].weight, f = w > 0.0 ? scale / w : 0.0;
+            for (size_t j = 0; j < k; j++)
+                o[j] += f * v[j];
         }
-        double w = m->nodes[leaf].weight, f = w > 0.0 ? scale / w : 0.0;
-        for (size_t j = 0; j < k; j++)
-            out[i * k + j] += f * v[j];
     }
 }
 
@@ -490,6 +583,7 @@ int cart_decode(struct mlenc_reader *r, struct tree_model *m)
     m->n_nodes = m->cap = n;
     rc = cart_decode_nodes(r, m);
     rc = rc ? rc : cart_check_links(m, seen);
+    rc = rc ? rc : cart_finish(m);
     if (rc)
         goto fail;
     free(seen);

@@ -14,6 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The nodes laid out for branch-free prediction: a leaf points to itself. */
+struct cart_flat {
+    double threshold;
+    int32_t feature;
+    int32_t left;
+    int32_t right;
+    int32_t pad;
+};
+
 struct tree_model {
     enum ml_task task;
     enum tree_criterion criterion;
@@ -23,8 +32,10 @@ struct tree_model {
     size_t n_nodes;
     size_t cap;
     struct tree_node *nodes;
-    double *values;     /* n_nodes * width */
-    double *importance; /* p: total weighted impurity decrease (not normalised) */
+    double *values;         /* n_nodes * width */
+    double *importance;     /* p: total weighted impurity decrease (not normalised) */
+    struct cart_flat *flat; /* n_nodes, built by cart_finish */
+    size_t depth;
 };
 
 /* The binned training data: codes[f * n + i] for binned row i. */
@@ -58,15 +69,10 @@ int cart_model_init(struct tree_model *m, enum ml_task task, enum tree_criterion
                     size_t p, size_t nclasses) __attribute__((warn_unused_result));
 void cart_model_release(struct tree_model *m);
 
-/* Index of the leaf reached by row x (p values). */
-static inline size_t cart_leaf(const struct tree_model *m, const double *x)
-{
-    const struct tree_node *nodes = m->nodes;
-    size_t i = 0;
-    while (nodes[i].feature >= 0)
-        i = (size_t)(x[nodes[i].feature] <= nodes[i].threshold ? nodes[i].left : nodes[i].right);
-    return i;
-}
+/* Build the prediction layout once the nodes are final. 0 or -ENOMEM. */
+int cart_finish(struct tree_model *m) __attribute__((warn_unused_result));
+/* Leaf index of each of n rows starting at x (row stride p). */
+void cart_leaves(const struct tree_model *m, const double *x, size_t n, size_t p, size_t *leaf);
 
 /* Add this tree's per-row prediction (class probabilities or value) times scale to out
  * (n * width). */

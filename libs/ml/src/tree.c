@@ -142,9 +142,11 @@ int tree_predict(const struct tree_model *model, const struct ml_matrix *x, doub
     int rc = cart_check_matrix(model, x);
     if (rc || (!out && x->n))
         return -EINVAL;
+    size_t leaves[64];
     for (size_t i = 0; i < x->n; i++) {
-        size_t leaf = cart_leaf(model, x->x + i * x->p);
-        const double *v = model->values + leaf * model->width;
+        if (i % 64 == 0)
+            cart_leaves(model, x->x + i * x->p, x->n - i < 64 ? x->n - i : 64, x->p, leaves);
+        const double *v = model->values + leaves[i % 64] * model->width;
         size_t best = 0;
         for (size_t j = 1; j < model->nclasses; j++)
             best = v[j] > v[best] ? j : best;
@@ -183,20 +185,7 @@ size_t tree_n_leaves(const struct tree_model *model)
 
 size_t tree_depth(const struct tree_model *model)
 {
-    /* children always follow their parent, so one forward pass finds every depth */
-    size_t *depth = calloc(model->n_nodes, sizeof *depth), best = 0;
-    if (!depth)
-        return 0;
-    for (size_t i = 0; i < model->n_nodes; i++) {
-        const struct tree_node *nd = &model->nodes[i];
-        best = depth[i] > best ? depth[i] : best;
-        if (nd->feature >= 0) {
-            depth[nd->left] = depth[i] + 1;
-            depth[nd->right] = depth[i] + 1;
-        }
-    }
-    free(depth);
-    return best;
+    return model->depth;
 }
 
 const struct tree_node *tree_nodes(const struct tree_model *model, size_t *count)
