@@ -224,11 +224,15 @@ double gbt_model_loss(const struct gbt_model *m, const double *raw, const double
             double z = r[0];
             loss += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y[i] * z;
         } else {
-            double mx = r[0], sum = 0.0;
+            double mx = r[0], sum = 1.0; /* exp(mx - mx) for the largest score */
+            size_t top = 0;
             for (size_t j = 1; j < k; j++)
-                mx = r[j] > mx ? r[j] : mx;
+                if (r[j] > mx) {
+                    mx = r[j];
+                    top = j;
+                }
             for (size_t j = 0; j < k; j++)
-                sum += exp(r[j] - mx);
+                sum += j == top ? 0.0 : exp(r[j] - mx);
             loss += mx + log(sum) - r[(size_t)y[i]];
         }
     }
