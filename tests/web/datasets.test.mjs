@@ -394,8 +394,9 @@ test('upload wizard: errors from the API in words, name taken, progress, then th
       return json(r, 200, {
         files: [{
           filename: 'loans.csv', format: 'csv', row_count: 2, column_count: 2,
-          columns: [{ name: 'amount', type: 'numerical_float', missing: 0, distinct: 2, examples: ['1.5'] },
-            { name: 'repaid', type: 'categorical', missing: 0, distinct: 2, examples: ['yes'] }],
+          // as libs/ml's profile gives them: missing on the column, the rest under stats
+          columns: [{ name: 'amount', type: 'numerical_float', missing: 1, pii: false, examples: ['1.5'], stats: { count: 2, nulls: 1, distinct: 2 } },
+            { name: 'repaid', type: 'categorical', missing: 0, pii: false, examples: ['yes'], stats: { count: 3, nulls: 0, distinct: 3 } }],
           preview: { columns: ['amount', 'repaid'], rows: [[1.5, 'yes'], [2, 'no']] },
         }],
         suggestions: { display_name: 'Loans', domains: ['finance'], tasks: ['classification'], target_column: 'repaid' },
@@ -435,6 +436,8 @@ test('upload wizard: errors from the API in words, name taken, progress, then th
     await visible(page, '#upload-analysis');
     await seeText(page, '#upload-analysis', 'Display name: Loans');
     await seeText(page, '#upload-analysis', 'Target column: repaid');
+    const amountRow = await page.locator('.analysis-columns tbody tr:first-child td').allTextContents();
+    assert.deepEqual(amountRow.slice(0, 3), ['decimal number', '1', '2']);
     await page.click('#upload-to-meta');
     assert.equal(await page.inputValue('#meta-display_name'), 'Loans');
     assert.equal(await page.inputValue('#meta-name'), 'loans');
