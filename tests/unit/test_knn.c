@@ -144,36 +144,37 @@ static void brute_force(const double *x, size_t n, size_t p, const double *q, si
     }
 }
 
-/* Small integer coordinates make many exact ties: the tree must agree with brute force,
- * index for index (ties to the lowest training row), for several leaf sizes and both
- * metrics, with several threads answering. */
-static void test_exact_with_ties_against_brute_force(void **state)
+/* Small integer coordinates make many exact ties: the tree (3 features) and the blocked
+ * brute force (16 features) must agree with a plain brute force, index for index (ties to
+ * the lowest training row), for several leaf sizes and both metrics, with several threads
+ * answering. */
+static void check_against_brute_force(size_t p)
 {
-    enum { N = 700, P = 3, Q = 150, K = 7 };
-    double *x = malloc(N * P * sizeof *x), *y = malloc(N * sizeof *y), q[Q * P];
-    assert_non_null(x);
-    assert_non_null(y);
+    enum { N = 700, Q = 150, K = 7 };
+    double *x = malloc(N * p * sizeof *x), *y = malloc(N * sizeof *y);
+    double *q = malloc(Q * p * sizeof *q), *dist = malloc(Q * K * sizeof *dist);
+    size_t *idx = malloc(Q * K * sizeof *idx), want_idx[K] = {0};
+    double want_dist[K];
+    assert_true(x && y && q && dist && idx);
     struct mlrand r;
     mlrand_seed(&r, 3);
-    for (size_t i = 0; i < N * P; i++)
+    for (size_t i = 0; i < N * p; i++)
         x[i] = (double)mlrand_below(&r, 6);
     for (size_t i = 0; i < N; i++)
         y[i] = (double)mlrand_below(&r, 3);
-    for (size_t i = 0; i < Q * P; i++)
+    for (size_t i = 0; i < Q * p; i++)
         q[i] = (double)mlrand_below(&r, 7) - 0.5 * (double)(i % 2);
     size_t leaves[] = {1, 5, 32, 1000};
-    size_t idx[Q * K], want_idx[K] = {0};
-    double dist[Q * K], want_dist[K];
     for (int metric = 0; metric < 2; metric++) {
         for (size_t l = 0; l < 4; l++) {
             struct knn_params prm = {
                 .k = K, .weights = KNN_UNIFORM, .metric = metric, .leaf_size = leaves[l]};
-            struct ml_matrix X = {.x = x, .n = N, .p = P}, T = {.x = q, .n = Q, .p = P};
+            struct ml_matrix X = {.x = x, .n = N, .p = p}, T = {.x = q, .n = Q, .p = p};
             struct knn *m = NULL;
             assert_int_equal(knn_fit(&prm, ML_CLASSIFICATION, &X, y, 3, NULL, &m), 0);
             assert_int_equal(knn_kneighbors(m, &T, idx, dist), 0);
             for (size_t i = 0; i < Q; i++) {
-                brute_force(x, N, P, q + i * P, K, metric, want_idx, want_dist);
+                brute_force(x, N, p, q + i * p, K, metric, want_idx, want_dist);
                 assert_memory_equal(idx + i * K, want_idx, sizeof want_idx);
                 assert_memory_equal(dist + i * K, want_dist, sizeof want_dist);
             }
@@ -182,6 +183,15 @@ static void test_exact_with_ties_against_brute_force(void **state)
     }
     free(x);
     free(y);
+    free(q);
+    free(dist);
+    free(idx);
+}
+
+static void test_exact_with_ties_against_brute_force(void **state)
+{
+    check_against_brute_force(3);
+    check_against_brute_force(16);
 }
 
 static void test_weights_and_votes(void **state)

@@ -11,6 +11,9 @@
 
 #define NO_CHILD       SIZE_MAX
 #define QUERY_CHUNK    64
+#define BATCH_CHUNKS   256 /* query chunks answered per parallel run */
+#define TRAIN_BLOCK    512 /* training rows scanned per query block in brute force */
+#define BRUTE_MIN_P    15  /* from this many features on, brute force beats the tree */
 #define MAX_CLASSES    65536
 #define FORMAT_VERSION 1
 
@@ -153,7 +156,8 @@ static int build(struct knn *m, const double *x, size_t lo, size_t hi, size_t *o
     return 0;
 }
 
-/* Build the tree over x (n x p, original order) and y, keeping tree-ordered copies. */
+/* Build the tree over x (n x p, original order) and y, keeping tree-ordered copies (in the
+ * original order when there are too many features for a tree to help). */
 static int index_rows(struct knn *m, const double *x, const double *y)
 {
     m->order = malloc(m->n * sizeof *m->order);
@@ -164,7 +168,7 @@ static int index_rows(struct knn *m, const double *x, const double *y)
     for (size_t i = 0; i < m->n; i++)
         m->order[i] = i;
     size_t root;
-    int rc = build(m, x, 0, m->n, &root);
+    int rc = m->p < BRUTE_MIN_P ? build(m, x, 0, m->n, &root) : 0; /* brute force: no tree */
     if (rc)
         return rc;
     for (size_t i = 0; i < m->n; i++)
@@ -234,32 +238,49 @@ static void heap_offer(struct heap *h, struct cand cd)
     }
 }
 
-static double row_dist(const struct knn *m, const double *q, const double *x)
+/* Distance terms go to four accumulators by j % 4 (in increasing j within each) and are
+ * combined as (a0 + a1) + (a2 + a3). row_dist and box_dist share this order, so box_dist
+ * stays a true lower bound in floating point: each of its terms is no larger than the
+ * matching row term and rounding is monotone. */
+static double sum4(const double *a)
 {
-    double s = 0.0;
-    if (m->prm.metric == KNN_MANHATTAN) {
-        for (size_t j = 0; j < m->p; j++)
-            s += fabs(q[j] - x[j]);
-        return s;
-    }
-    for (size_t j = 0; j < m->p; j++) {
-        double d = q[j] - x[j];
-        s += d * d;
-    }
-    return s;
+    return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
-/* A lower bound of row_dist from q to any row in the node's box (never above it, also in
- * floating point: the same terms in the same order, each no larger). */
+static double row_dist(const struct knn *m, const double *q, const double *x)
+{
+    double a[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t j = 0, p = m->p;
+    if (m->prm.metric == KNN_MANHATTAN) {
+        for (; j < p; j++)
+            a[j & 3] += fabs(q[j] - x[j]);
+        return sum4(a);
+    }
+    for (; j + 4 <= p; j += 4) {
+        double d0 = q[j] - x[j], d1 = q[j + 1] - x[j + 1];
+        double d2 = q[j + 2] - x[j + 2], d3 = q[j + 3] - x[j + 3];
+        a[0] += d0 * d0;
+        a[1] += d1 * d1;
+        a[2] += d2 * d2;
+        a[3] += d3 * d3;
+    }
+    for (; j < p; j++) {
+        double d = q[j] - x[j];
+        a[j & 3] += d * d;
+    }
+    return sum4(a);
+}
+
+/* A lower bound of row_dist from q to any row in the node's box (see sum4). */
 static double box_dist(const struct knn *m, const double *q, size_t node)
 {
     const double *lo = m->lower + node * m->p, *hi = m->upper + node * m->p;
-    double s = 0.0;
+    double a[4] = {0.0, 0.0, 0.0, 0.0};
     for (size_t j = 0; j < m->p; j++) {
         double d = q[j] < lo[j] ? lo[j] - q[j] : (q[j] > hi[j] ? q[j] - hi[j] : 0.0);
-        s += m->prm.metric == KNN_MANHATTAN ? d : d * d;
+        a[j & 3] += m->prm.metric == KNN_MANHATTAN ? d : d * d;
     }
-    return s;
+    return sum4(a);
 }
 
 static void search(const struct knn *m, size_t node, const double *q, double bound, struct heap *h)
@@ -286,15 +307,32 @@ static int by_cand(const void *a, const void *b)
     return worse(x, y) - worse(y, x);
 }
 
-/* The k neighbours of q, nearest first, in h->c (distances converted back to the metric). */
-static void neighbours(const struct knn *m, const double *q, struct heap *h)
+/* Sort the kept candidates nearest first and turn reduced distances into distances. */
+static void finish_neighbours(const struct knn *m, struct heap *h)
 {
-    h->len = 0;
-    search(m, 0, q, box_dist(m, q, 0), h);
     qsort(h->c, h->len, sizeof *h->c, by_cand);
     if (m->prm.metric == KNN_EUCLIDEAN)
         for (size_t i = 0; i < h->len; i++)
             h->c[i].d = sqrt(h->c[i].d);
+}
+
+/* Brute force for queries [lo, hi) at once, training rows in cache-sized blocks: the same
+ * distances and the same (distance, index) order as the tree search, so the same answer. */
+static void brute_force_block(const struct knn *m, const struct ml_matrix *X, size_t lo, size_t hi,
+                              struct heap *heaps)
+{
+    for (size_t b = 0; b < m->n; b += TRAIN_BLOCK) {
+        size_t e = b + TRAIN_BLOCK < m->n ? b + TRAIN_BLOCK : m->n;
+        for (size_t q = lo; q < hi; q++) {
+            const double *qx = X->x + q * m->p;
+            struct heap *h = &heaps[q - lo];
+            for (size_t r = b; r < e; r++) {
+                struct cand cd = {.d = row_dist(m, qx, m->tx + r * m->p), .i = m->order[r]};
+                if (h->len < h->k || !(cd.d > h->c[0].d))
+                    heap_offer(h, cd);
+            }
+        }
+    }
 }
 
 /* scikit-learn's weights: uniform 1; distance 1/d, or 1 for the neighbours at distance 0
@@ -344,8 +382,9 @@ struct query_job {
     enum query_mode mode;
     size_t *idx;
     double *dist, *out;
-    struct cand *cands; /* nchunks * k */
-    double *scratch;    /* nchunks * (k + nclasses) */
+    size_t first_chunk; /* of the batch being answered */
+    struct cand *cands; /* BATCH_CHUNKS * QUERY_CHUNK * k */
+    double *scratch;    /* BATCH_CHUNKS * (k + nclasses) */
 };
 
 static void answer(const struct query_job *job, size_t row, const struct heap *h, double *w)
@@ -378,14 +417,24 @@ static void answer(const struct query_job *job, size_t row, const struct heap *h
 static void chunk_query(void *ctx, size_t c)
 {
     const struct query_job *job = ctx;
-    size_t k = job->m->prm.k;
-    struct heap h = {.c = job->cands + c * k, .len = 0, .k = k};
-    double *w = job->scratch + c * (k + job->m->nclasses);
-    size_t lo = c * QUERY_CHUNK;
+    const struct knn *m = job->m;
+    size_t k = m->prm.k;
+    struct heap heaps[QUERY_CHUNK];
+    for (size_t i = 0; i < QUERY_CHUNK; i++)
+        heaps[i] = (struct heap){.c = job->cands + (c * QUERY_CHUNK + i) * k, .len = 0, .k = k};
+    double *w = job->scratch + c * (k + m->nclasses);
+    size_t lo = (job->first_chunk + c) * QUERY_CHUNK;
     size_t hi = lo + QUERY_CHUNK < job->X->n ? lo + QUERY_CHUNK : job->X->n;
+    if (m->p >= BRUTE_MIN_P)
+        brute_force_block(m, job->X, lo, hi, heaps);
     for (size_t row = lo; row < hi; row++) {
-        neighbours(job->m, job->X->x + row * job->m->p, &h);
-        answer(job, row, &h, w);
+        struct heap *h = &heaps[row - lo];
+        if (m->p < BRUTE_MIN_P) {
+            const double *q = job->X->x + row * m->p;
+            search(m, 0, q, box_dist(m, q, 0), h);
+        }
+        finish_neighbours(m, h);
+        answer(job, row, h, w);
     }
 }
 
@@ -406,11 +455,15 @@ static int run_queries(struct query_job *job)
     if (X->n == 0)
         return 0;
     size_t nchunks = (X->n + QUERY_CHUNK - 1) / QUERY_CHUNK, k = m->prm.k;
-    job->cands = malloc(nchunks * k * sizeof *job->cands);
-    job->scratch = malloc(nchunks * (k + m->nclasses) * sizeof *job->scratch);
+    size_t batch = nchunks < BATCH_CHUNKS ? nchunks : BATCH_CHUNKS;
+    job->cands = malloc(batch * QUERY_CHUNK * k * sizeof *job->cands);
+    job->scratch = malloc(batch * (k + m->nclasses) * sizeof *job->scratch);
     int rc = job->cands && job->scratch ? 0 : -ENOMEM;
-    if (rc == 0)
-        mlpar_run(mlpar_threads(NULL), nchunks, chunk_query, job);
+    int threads = mlpar_threads(NULL);
+    for (size_t first = 0; rc == 0 && first < nchunks; first += batch) {
+        job->first_chunk = first;
+        mlpar_run(threads, nchunks - first < batch ? nchunks - first : batch, chunk_query, job);
+    }
     free(job->cands);
     free(job->scratch);
     return rc;

