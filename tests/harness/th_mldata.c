@@ -65,16 +65,19 @@ static int read_rows(FILE *f, struct th_mldata *out, double **vals, size_t *len)
     return 0;
 }
 
-static int split_columns(const double *vals, struct th_mldata *out)
+static int split_columns(const double *vals, size_t len, struct th_mldata *out)
 {
+    if (len != out->n * (out->p + 1))
+        return -EINVAL;
     out->x = malloc(out->n * out->p * sizeof *out->x);
     out->y = malloc(out->n * sizeof *out->y);
     if (!out->x || !out->y)
         return -ENOMEM;
     out->nclasses = 0;
     for (size_t i = 0; i < out->n; i++) {
-        memcpy(out->x + i * out->p, vals + i * (out->p + 1), out->p * sizeof *vals);
-        out->y[i] = vals[i * (out->p + 1) + out->p];
+        const double *row = vals + i * (out->p + 1);
+        memcpy(out->x + i * out->p, row, out->p * sizeof *vals);
+        memcpy(out->y + i, row + out->p, sizeof *vals);
         if (out->y[i] >= 0 && out->y[i] + 1 > (double)out->nclasses)
             out->nclasses = (size_t)out->y[i] + 1;
     }
@@ -94,7 +97,7 @@ int th_mldata_load(const char *name, struct th_mldata *out)
     int rc = read_rows(f, out, &vals, &len);
     fclose(f);
     if (rc == 0)
-        rc = split_columns(vals, out);
+        rc = split_columns(vals, len, out);
     free(vals);
     if (rc)
         th_mldata_free(out);

@@ -341,7 +341,7 @@ static int roc_points(const struct counts *c, struct mlmetrics_curve *out)
         k++;
     }
     double area = 0.0;
-    for (size_t i = 0; i + 1 < out->npoints; i++)
+    for (size_t i = 0; i + 1 < k; i++)
         area += (out->x[i + 1] - out->x[i]) * (out->y[i + 1] + out->y[i]) / 2.0;
     out->area = area;
     return 0;

@@ -86,7 +86,7 @@ static int stratified_test_rows(const double *y, size_t n, size_t nclasses, size
                                 struct mlrand *r, unsigned char *is_test)
 {
     size_t *start = malloc((nclasses + 1) * sizeof *start);
-    size_t *rows = malloc(n * sizeof *rows);
+    size_t *rows = calloc(n, sizeof *rows);
     size_t *count = malloc(nclasses * sizeof *count);
     size_t *take = malloc(nclasses * sizeof *take);
     int rc = -ENOMEM;
@@ -111,7 +111,7 @@ out:
 
 static int plain_test_rows(size_t n, size_t ntest, struct mlrand *r, unsigned char *is_test)
 {
-    size_t *rows = malloc(n * sizeof *rows);
+    size_t *rows = calloc(n, sizeof *rows);
     if (!rows)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
@@ -190,7 +190,7 @@ int split_kfold(size_t n, size_t k, int shuffle, uint64_t seed, struct split_fol
     if (!out || k < 2 || k > n || k > UINT32_MAX)
         return -EINVAL;
     struct split_folds f;
-    size_t *rows = malloc(n * sizeof *rows);
+    size_t *rows = calloc(n, sizeof *rows);
     if (!rows || folds_alloc(n, k, &f) != 0) {
         free(rows);
         return -ENOMEM;
