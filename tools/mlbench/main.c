@@ -139,8 +139,11 @@ static int cmd_gen(const char *dir, size_t n)
     struct dataset d = {.n = n, .p = 20};
     d.x = malloc(n * d.p * sizeof *d.x);
     d.y = malloc(n * sizeof *d.y);
-    if (!d.x || !d.y)
+    if (!d.x || !d.y) {
+        free(d.x);
+        free(d.y);
         return 1;
+    }
     struct mlrand r;
     char path[4096];
     mlrand_seed(&r, 2026);

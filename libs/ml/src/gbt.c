@@ -43,6 +43,7 @@ struct gbt_work {
     const uint8_t *codes; /* p * n, column-major */
     const struct mlbin *bins;
     const double *g, *h; /* the current output's gradients and hessians */
+    int unit_hessian;    /* every hessian is 1 (squared error) */
     double *ogh;         /* the node's (g, h) pairs in row order */
     size_t *rows, *tmp;
     struct gbt_bin **spare; /* histograms not in use */
@@ -98,7 +99,8 @@ static void gbt_try(const struct gbt_work *w, const struct gbt_leaf *lf, double 
     double msl = (double)prm->min_samples_leaf;
     if (nl < msl || nr < msl || hl < prm->min_child_weight || hr < prm->min_child_weight)
         return;
-    double gain = gl * gl / (hl + lam) + gr * gr / (hr + lam) - lf->g * lf->g / (lf->h + lam);
+    double dl = hl + lam, dr = hr + lam;
+    double gain = (gl * gl * dr + gr * gr * dl) / (dl * dr) - lf->g * lf->g / (lf->h + lam);
     if (gain > best->gain) {
         *best = *cand;
         best->gain = gain;
@@ -149,11 +151,25 @@ static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_
                       struct gbt_bin *hf)
 {
     const uint8_t *codes = w->codes + f * w->n;
-    size_t nb = w->bins->nbins[f];
+    size_t nb = w->bins->nbins[f], m = lf->end - lf->start;
+    int root = lf->start == 0 && lf->end == w->n;
+    const size_t *rows = w->rows + lf->start;
+    const double *gh = w->ogh;
     memset(hf, 0, nb * sizeof *hf);
     memset(&hf[MLBIN_MISSING], 0, sizeof *hf);
-    if (lf->start == 0 && lf->end == w->n) {
-        for (size_t i = 0; i < w->n; i++) {
+    if (w->unit_hessian) { /* squared error: the hessian sum is the count */
+        for (size_t i = 0; i < m; i++) {
+            struct gbt_bin *e = &hf[codes[root ? i : rows[i]]];
+            e->g += root ? w->g[i] : gh[2 * i];
+            e->n += 1.0;
+        }
+        for (size_t b = 0; b < nb; b++)
+            hf[b].h = hf[b].n;
+        hf[MLBIN_MISSING].h = hf[MLBIN_MISSING].n;
+        return;
+    }
+    if (root) {
+        for (size_t i = 0; i < m; i++) {
             struct gbt_bin *e = &hf[codes[i]];
             e->g += w->g[i];
             e->h += w->h[i];
@@ -161,9 +177,6 @@ static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_
         }
         return;
     }
-    const size_t *rows = w->rows + lf->start;
-    const double *gh = w->ogh;
-    size_t m = lf->end - lf->start;
     for (size_t i = 0; i < m; i++) {
         struct gbt_bin *e = &hf[codes[rows[i]]];
         e->g += gh[2 * i];
@@ -213,7 +226,8 @@ static void gbt_hists(struct gbt_work *w, struct gbt_leaf *small, struct gbt_lea
     size_t m = small->end - small->start;
     w->job_small = small;
     w->job_large = large;
-    if (m * w->p >= GBT_PAR_WORK)
+    /* building costs a pass over the rows, the split search one over the bins */
+    if ((m + 4 * GBT_NB) * w->p >= GBT_PAR_WORK)
         mlpool_run(w->pool, w->p, gbt_feature_task, w);
     else
         for (size_t f = 0; f < w->p; f++)
@@ -395,6 +409,7 @@ struct gbt_fit {
     const struct ml_control *ctrl;
     struct gbt_model *m;
     size_t n, k;
+    size_t output; /* the output whose tree is being added */
     size_t *train; /* rows of X used for training (NULL: all) */
     struct ml_matrix val;
     double *yval, *ytrain;
@@ -432,10 +447,15 @@ static void gbt_fit_release(struct gbt_fit *f)
 
 /* Gradients and hessians of every output for the current raw scores (scikit-learn's
  * losses: half squared error, binary and multinomial log loss). */
-static void gbt_gradients(struct gbt_fit *f)
+#define GBT_CHUNK 4096
+
+static void gbt_gradient_task(void *ctx, size_t chunk, size_t worker)
 {
-    size_t n = f->n, k = f->k;
-    for (size_t i = 0; i < n; i++) {
+    (void)worker;
+    struct gbt_fit *f = ctx;
+    size_t n = f->n, k = f->k, start = chunk * GBT_CHUNK;
+    size_t end = start + GBT_CHUNK < n ? start + GBT_CHUNK : n;
+    for (size_t i = start; i < end; i++) {
         const double *r = f->raw + i * k;
         double y = f->ytrain[i];
         if (f->m->objective == GBT_OBJ_SQUARED) {
@@ -458,6 +478,11 @@ static void gbt_gradients(struct gbt_fit *f)
             }
         }
     }
+}
+
+static void gbt_gradients(struct gbt_fit *f)
+{
+    mlpool_run(f->w.pool, (f->n + GBT_CHUNK - 1) / GBT_CHUNK, gbt_gradient_task, f);
 }
 
 /* The starting raw scores: mean, log-odds or log priors (clipped like scikit-learn). */
@@ -561,6 +586,7 @@ static int gbt_alloc(struct gbt_fit *f, const struct ml_matrix *x)
     leaves = leaves < n ? leaves : n;
     struct gbt_work *w = &f->w;
     *w = (struct gbt_work){.prm = prm, .n = n, .p = p, .bins = &f->bins};
+    w->unit_hessian = f->m->objective == GBT_OBJ_SQUARED;
     int rc = mlpool_new(mlpar_threads(f->ctrl), &w->pool);
     if (rc)
         return rc;
@@ -583,6 +609,18 @@ static int gbt_alloc(struct gbt_fit *f, const struct ml_matrix *x)
     return 0;
 }
 
+/* Pool task: add leaf l's value to the training scores of its rows. */
+static void gbt_update_task(void *ctx, size_t l, size_t worker)
+{
+    (void)worker;
+    struct gbt_fit *f = ctx;
+    const struct gbt_work *w = &f->w;
+    const struct gbt_leaf *lf = &w->leaves[l];
+    double v = w->nodes[lf->node].value;
+    for (size_t i = lf->start; i < lf->end; i++)
+        f->raw[w->rows[i] * f->k + f->output] += v;
+}
+
 /* Grow the k trees of one round and add their leaves to the training scores. */
 static int gbt_round(struct gbt_fit *f)
 {
@@ -599,12 +637,8 @@ static int gbt_round(struct gbt_fit *f)
         rc = gbt_model_add(f->m, copy, w->n_nodes, j);
         if (rc)
             return rc;
-        for (size_t l = 0; l < w->n_leaves; l++) {
-            const struct gbt_leaf *lf = &w->leaves[l];
-            double v = w->nodes[lf->node].value;
-            for (size_t i = lf->start; i < lf->end; i++)
-                f->raw[w->rows[i] * f->k + j] += v;
-        }
+        f->output = j;
+        mlpool_run(w->pool, w->n_leaves, gbt_update_task, f);
     }
     f->m->n_iter++;
     return 0;

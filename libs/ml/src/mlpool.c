@@ -13,13 +13,17 @@ struct mlpool_worker {
     pthread_t thread;
 };
 
+/* Iterations a thread spins (a few microseconds) before it sleeps on a condition variable:
+ * boosting hands out thousands of short jobs, and a wake-up through the kernel costs more. */
+#define MLPOOL_SPIN 500
+
 struct mlpool {
     pthread_mutex_t lock;
     pthread_cond_t work;
     pthread_cond_t done;
-    unsigned long generation;
-    int stop;
-    size_t busy; /* workers still inside the current job */
+    atomic_ulong generation;
+    atomic_int stop;
+    atomic_size_t busy; /* workers still inside the current job */
     mlpool_fn fn;
     void *ctx;
     size_t ntasks;
@@ -47,25 +51,45 @@ static void mlpool_drain(struct mlpool *pool, size_t worker)
     }
 }
 
+static void mlpool_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Wait for a job newer than seen (or stop): spin briefly, then sleep. */
+static unsigned long mlpool_wait_job(struct mlpool *pool, unsigned long seen)
+{
+    for (int i = 0; i < MLPOOL_SPIN; i++) {
+        unsigned long g = atomic_load(&pool->generation);
+        if (g != seen || atomic_load(&pool->stop))
+            return g;
+        mlpool_pause();
+    }
+    pthread_mutex_lock(&pool->lock);
+    while (!atomic_load(&pool->stop) && atomic_load(&pool->generation) == seen)
+        pthread_cond_wait(&pool->work, &pool->lock);
+    pthread_mutex_unlock(&pool->lock);
+    return atomic_load(&pool->generation);
+}
+
 static void *mlpool_main(void *arg)
 {
     struct mlpool_worker *w = arg;
     struct mlpool *pool = w->pool;
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool->lock);
     for (;;) {
-        while (!pool->stop && pool->generation == seen)
-            pthread_cond_wait(&pool->work, &pool->lock);
-        if (pool->stop)
+        seen = mlpool_wait_job(pool, seen);
+        if (atomic_load(&pool->stop))
             break;
-        seen = pool->generation;
-        pthread_mutex_unlock(&pool->lock);
         mlpool_drain(pool, w->index);
-        pthread_mutex_lock(&pool->lock);
-        if (--pool->busy == 0)
+        if (atomic_fetch_sub(&pool->busy, 1) == 1) {
+            pthread_mutex_lock(&pool->lock);
             pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->lock);
+        }
     }
-    pthread_mutex_unlock(&pool->lock);
     return NULL;
 }
 
@@ -79,6 +103,9 @@ int mlpool_new(int threads, struct mlpool **out)
     pthread_cond_init(&pool->work, NULL);
     pthread_cond_init(&pool->done, NULL);
     atomic_init(&pool->next, 0);
+    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->stop, 0);
+    atomic_init(&pool->busy, 0);
     if (pool->nthreads > 1) {
         pool->workers = calloc(pool->nthreads - 1, sizeof *pool->workers);
         if (!pool->workers) {
@@ -105,7 +132,7 @@ void mlpool_free(struct mlpool *pool)
     if (!pool)
         return;
     pthread_mutex_lock(&pool->lock);
-    pool->stop = 1;
+    atomic_store(&pool->stop, 1);
     pthread_cond_broadcast(&pool->work);
     pthread_mutex_unlock(&pool->lock);
     for (size_t i = 0; i < pool->nstarted; i++)
@@ -129,18 +156,23 @@ void mlpool_run(struct mlpool *pool, size_t ntasks, mlpool_fn fn, void *ctx)
             fn(ctx, t, 0);
         return;
     }
-    pthread_mutex_lock(&pool->lock);
+    /* the job's fields are published by the generation increment (sequentially consistent) */
     pool->fn = fn;
     pool->ctx = ctx;
     pool->ntasks = ntasks;
     atomic_store(&pool->next, 0);
-    pool->busy = pool->nstarted;
-    pool->generation++;
+    atomic_store(&pool->busy, pool->nstarted);
+    pthread_mutex_lock(&pool->lock);
+    atomic_fetch_add(&pool->generation, 1);
     pthread_cond_broadcast(&pool->work);
     pthread_mutex_unlock(&pool->lock);
     mlpool_drain(pool, 0);
+    for (int i = 0; i < MLPOOL_SPIN && atomic_load(&pool->busy) > 0; i++)
+        mlpool_pause();
+    if (atomic_load(&pool->busy) == 0)
+        return;
     pthread_mutex_lock(&pool->lock);
-    while (pool->busy > 0)
+    while (atomic_load(&pool->busy) > 0)
         pthread_cond_wait(&pool->done, &pool->lock);
     pthread_mutex_unlock(&pool->lock);
 }
