@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BASE, TOKEN_KEY, reachable, launch, openPage, shot, visible, seeText, count,
-  noHorizontalScroll, json,
+  noHorizontalScroll, json, unlabelled,
 } from './helpers.mjs';
 
 let browser;
@@ -444,9 +444,7 @@ test('upload wizard: errors from the API in words, name taken, progress, then th
     assert.equal(await page.inputValue('#meta-target_column'), 'repaid');
     assert.ok(await page.isChecked('#meta-form input[name="domain"][value="finance"]'));
     // Every field has a label; the form is usable with the keyboard alone.
-    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('#meta-form input, #meta-form select, #meta-form textarea')]
-      .filter((n) => !n.labels || !n.labels.length).map((n) => n.name || n.id));
-    assert.deepEqual(unlabelled, []);
+    assert.deepEqual(await unlabelled(page, '#meta-form'), []);
     await page.fill('#meta-name', 'Bad Name!');
     await page.click('#meta-next');
     await seeText(page, '#meta-name-error', 'lowercase');
@@ -523,6 +521,7 @@ test('projects: sliders drive the live ranking, heatmap colour bands (mocked API
     await seeText(page, '#view-page', 'Create a project to rank the datasets');
     await page.click('#project-new');
     await page.waitForSelector('#ranked-preview li');
+    assert.deepEqual(await unlabelled(page, '#view-page'), [], 'every control of the project form has a label');
     assert.deepEqual(scoreCalls[0].weights, [
       { criterion_name: 'ethical_score', weight: 0.4 }, { criterion_name: 'technical_score', weight: 0.4 },
       { criterion_name: 'popularity_score', weight: 0.2 }]);
@@ -592,6 +591,12 @@ test('API down: the dataset screens say so in words with a Retry that works (moc
     down = false;
     await page.click('.catalogue-results .retry');
     await seeText(page, '#catalogue-cards', 'Loan repayments');
+    assert.deepEqual(await unlabelled(page, '#view-page'), [], 'every filter has a label');
+    // Keyboard only: search, then Enter applies the filters.
+    await page.focus('#cat-q');
+    await page.keyboard.type('loan');
+    await page.keyboard.press('Enter');
+    await seeText(page, '.active-filters', '“loan”');
 
     down = true;
     await page.goto(`${BASE}/#/datasets/${DS_ID}`);

@@ -84,3 +84,10 @@ export async function noHorizontalScroll(page) {
 export function json(route, status, body, headers = {}) {
   return route.fulfill({ status, contentType: 'application/json', headers, body: JSON.stringify(body) });
 }
+
+// The ids (or names) of form controls on the page without a label with words.
+export async function unlabelled(page, root = 'body') {
+  return page.evaluate((r) => [...document.querySelectorAll(`${r} input, ${r} select, ${r} textarea`)]
+    .filter((n) => !(n.labels && [...n.labels].some((l) => l.textContent.trim())) && !n.getAttribute('aria-label'))
+    .map((n) => n.id || n.name), root);
+}
