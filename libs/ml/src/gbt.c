@@ -15,6 +15,8 @@
 #define GBT_NB       256    /* histogram slots per feature: value bins, then missing (255) */
 #define GBT_PAR_WORK 32768u /* rows x features below which a node is done on one thread */
 
+#define GBT_CHUNK 4096 /* rows per task in row-parallel loops */
+
 struct gbt_bin {
     double g, h, n;
 };
@@ -45,7 +47,9 @@ struct gbt_work {
     const double *g, *h; /* the current output's gradients and hessians */
     int unit_hessian;    /* every hessian is 1 (squared error) */
     double *ogh;         /* the node's (g, h) pairs in row order */
-    size_t *rows, *tmp;
+    size_t *rows, *tmp, *tmp2;
+    size_t *chunk_nl, *chunk_at; /* parallel partition: lefts per chunk, their offsets */
+    size_t chunk_total;
     struct gbt_bin **spare; /* histograms not in use */
     size_t nspare;
     struct gbt_split *fbest; /* p: best split per feature of the node in work */
@@ -110,12 +114,61 @@ static void gbt_try(const struct gbt_work *w, const struct gbt_leaf *lf, double 
     }
 }
 
+/* gbt_find without missing values in the node (the common case): one tight loop. */
+static void gbt_find_dense(const struct gbt_work *w, const struct gbt_leaf *lf, size_t f,
+                           const struct gbt_bin *hf, struct gbt_split *best)
+{
+    const struct gbt_params *prm = w->prm;
+    const double g = lf->g, h = lf->h, n = lf->n, lam = prm->l2, mcw = prm->min_child_weight;
+    const double msl = (double)prm->min_samples_leaf, parent = g * g / (h + lam);
+    double best_score = best->gain + parent, gl = 0.0, hl = 0.0, nl = 0.0;
+    double bgl = 0.0, bhl = 0.0, bnl = 0.0;
+    long prev = -1, best_a = -1, best_c = -1;
+    size_t nb = w->bins->nbins[f];
+    for (size_t b = 0; b < nb; b++) {
+        const struct gbt_bin *e = &hf[b];
+        if (e->n == 0.0)
+            continue;
+        if (prev >= 0 && nl >= msl && n - nl >= msl && hl >= mcw && h - hl >= mcw) {
+            double dl = hl + lam, dr = h - hl + lam, gr = g - gl;
+            double score = (gl * gl * dr + gr * gr * dl) / (dl * dr);
+            if (score > best_score) {
+                best_score = score;
+                best_a = prev;
+                best_c = (long)b;
+                bgl = gl;
+                bhl = hl;
+                bnl = nl;
+            }
+        }
+        gl += e->g;
+        hl += e->h;
+        nl += e->n;
+        prev = (long)b;
+    }
+    if (best_a < 0)
+        return;
+    /* missing values at prediction time follow the larger child */
+    *best = (struct gbt_split){best_score - parent,
+                               (int32_t)f,
+                               (uint32_t)best_a,
+                               (uint32_t)best_c,
+                               2.0 * bnl >= n,
+                               bgl,
+                               bhl,
+                               bnl};
+}
+
 /* Best split of feature f from its histogram hf; best->gain starts at the minimum gain. */
 static void gbt_find(const struct gbt_work *w, const struct gbt_leaf *lf, size_t f,
                      const struct gbt_bin *hf, struct gbt_split *best)
 {
     size_t nb = w->bins->nbins[f];
     const struct gbt_bin *miss = &hf[MLBIN_MISSING];
+    if (miss->n == 0.0) {
+        gbt_find_dense(w, lf, f, hf, best);
+        return;
+    }
     double gl = 0.0, hl = 0.0, nl = 0.0;
     long prev = -1;
     struct gbt_split cand = {.feature = (int32_t)f};
@@ -260,37 +313,92 @@ static int gbt_can_split(const struct gbt_work *w, const struct gbt_leaf *lf, si
            (!prm->max_leaves || leaves < prm->max_leaves);
 }
 
-/* Stable partition of the leaf's rows by its best split (branch-free); returns the left
- * count. */
-static size_t gbt_partition(struct gbt_work *w, const struct gbt_leaf *lf)
+/* Stable partition of rows[start..end) by the split: lefts to out_l, rights to out_r
+ * (either may alias rows when writing never overtakes reading); returns the left count. */
+static size_t gbt_partition_range(const struct gbt_work *w, const struct gbt_split *s,
+                                  const size_t *rows, size_t m, size_t *out_l, size_t *out_r)
 {
-    const struct gbt_split *s = &lf->best;
     const uint8_t *codes = w->codes + (size_t)s->feature * w->n;
-    size_t *rows = w->rows, *tmp = w->tmp, nl = lf->start, nr = 0;
     unsigned bin = s->bin, dl = s->default_left;
-    for (size_t i = lf->start; i < lf->end; i++) {
+    size_t nl = 0, nr = 0;
+    for (size_t i = 0; i < m; i++) {
         size_t r = rows[i];
         unsigned c = codes[r];
         unsigned left = (c <= bin) | ((c == MLBIN_MISSING) & dl);
         left &= (c != MLBIN_MISSING) | dl;
-        rows[nl] = r;
-        tmp[nr] = r;
+        out_l[nl] = r; /* branch-free: both written, one kept */
+        out_r[nr] = r;
         nl += left;
         nr += !left;
     }
-    memcpy(rows + nl, tmp, nr * sizeof *rows);
-    return nl - lf->start;
+    return nl;
 }
 
-/* The gradients of lf's rows, in row order, into w->ogh. */
-static void gbt_gather(struct gbt_work *w, const struct gbt_leaf *lf)
+/* Phase one of the parallel partition: chunk c split into tmp (lefts) and tmp2 (rights). */
+static void gbt_part_task(void *ctx, size_t c, size_t worker)
 {
+    (void)worker;
+    struct gbt_work *w = ctx;
+    const struct gbt_leaf *lf = w->job_small;
+    size_t at = lf->start + c * GBT_CHUNK, m = lf->end - at < GBT_CHUNK ? lf->end - at : GBT_CHUNK;
+    w->chunk_nl[c] = gbt_partition_range(w, &lf->best, w->rows + at, m, w->tmp + at, w->tmp2 + at);
+}
+
+/* Phase two: chunk c's lefts and rights copied to their final places. */
+static void gbt_place_task(void *ctx, size_t c, size_t worker)
+{
+    (void)worker;
+    struct gbt_work *w = ctx;
+    const struct gbt_leaf *lf = w->job_small;
+    size_t at = lf->start + c * GBT_CHUNK, m = lf->end - at < GBT_CHUNK ? lf->end - at : GBT_CHUNK;
+    size_t nl = w->chunk_nl[c];
+    memcpy(w->rows + lf->start + w->chunk_at[c], w->tmp + at, nl * sizeof *w->rows);
+    memcpy(w->rows + lf->start + w->chunk_total + (c * GBT_CHUNK - w->chunk_at[c]), w->tmp2 + at,
+           (m - nl) * sizeof *w->rows);
+}
+
+/* Stable partition of the leaf's rows by its best split (chunks on the pool for large
+ * leaves: the same result); returns the left count. */
+static size_t gbt_partition(struct gbt_work *w, struct gbt_leaf *lf)
+{
+    size_t m = lf->end - lf->start, nchunks = (m + GBT_CHUNK - 1) / GBT_CHUNK;
+    if (nchunks < 2 || mlpool_threads(w->pool) < 2) {
+        size_t *rows = w->rows + lf->start;
+        size_t nl = gbt_partition_range(w, &lf->best, rows, m, rows, w->tmp);
+        memcpy(rows + nl, w->tmp, (m - nl) * sizeof *rows);
+        return nl;
+    }
+    w->job_small = lf;
+    mlpool_run(w->pool, nchunks, gbt_part_task, w);
+    size_t total = 0;
+    for (size_t c = 0; c < nchunks; c++) {
+        w->chunk_at[c] = total;
+        total += w->chunk_nl[c];
+    }
+    w->chunk_total = total;
+    mlpool_run(w->pool, nchunks, gbt_place_task, w);
+    return total;
+}
+
+static void gbt_gather_task(void *ctx, size_t c, size_t worker)
+{
+    (void)worker;
+    struct gbt_work *w = ctx;
+    const struct gbt_leaf *lf = w->job_small;
+    size_t from = c * GBT_CHUNK, m = lf->end - lf->start;
+    size_t to = from + GBT_CHUNK < m ? from + GBT_CHUNK : m;
     const size_t *rows = w->rows + lf->start;
-    size_t m = lf->end - lf->start;
-    for (size_t i = 0; i < m; i++) {
+    for (size_t i = from; i < to; i++) {
         w->ogh[2 * i] = w->g[rows[i]];
         w->ogh[2 * i + 1] = w->h[rows[i]];
     }
+}
+
+/* The gradients of lf's rows, in row order, into w->ogh. */
+static void gbt_gather(struct gbt_work *w, struct gbt_leaf *lf)
+{
+    w->job_small = lf;
+    mlpool_run(w->pool, (lf->end - lf->start + GBT_CHUNK - 1) / GBT_CHUNK, gbt_gather_task, w);
 }
 
 /* Split leaf i into itself (left) and a new leaf at the end (right). */
@@ -438,6 +546,9 @@ static void gbt_fit_release(struct gbt_fit *f)
     free(f->w.ogh);
     free(f->w.rows);
     free(f->w.tmp);
+    free(f->w.tmp2);
+    free(f->w.chunk_nl);
+    free(f->w.chunk_at);
     free(f->w.fbest);
     free(f->w.fbest_large);
     free(f->w.nodes);
@@ -447,8 +558,6 @@ static void gbt_fit_release(struct gbt_fit *f)
 
 /* Gradients and hessians of every output for the current raw scores (scikit-learn's
  * losses: half squared error, binary and multinomial log loss). */
-#define GBT_CHUNK 4096
-
 static void gbt_gradient_task(void *ctx, size_t chunk, size_t worker)
 {
     (void)worker;
@@ -598,6 +707,9 @@ static int gbt_alloc(struct gbt_fit *f, const struct ml_matrix *x)
     w->ogh = malloc(2 * n * sizeof *w->ogh);
     w->rows = malloc(n * sizeof *w->rows);
     w->tmp = malloc(n * sizeof *w->tmp);
+    w->tmp2 = malloc(n * sizeof *w->tmp2);
+    w->chunk_nl = malloc((n / GBT_CHUNK + 1) * sizeof *w->chunk_nl);
+    w->chunk_at = malloc((n / GBT_CHUNK + 1) * sizeof *w->chunk_at);
     w->fbest = malloc(p * sizeof *w->fbest);
     w->fbest_large = malloc(p * sizeof *w->fbest_large);
     w->leaves = malloc((leaves + 1) * sizeof *w->leaves);
