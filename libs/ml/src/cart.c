@@ -25,19 +25,30 @@ struct cart_split {
     double proxy;
 };
 
+#define CART_PAR_WORK 8192 /* rows x features from which a node's features go in parallel */
+
+/* One thread's histogram (MLBIN_MAX_BINS * stride, zero between uses) and its non-empty
+ * bins. */
+struct cart_scratch {
+    double *hist;
+    uint64_t mask[4];
+};
+
 struct cart_ctx {
     const struct cart_data *d;
     const struct cart_config *c;
     struct mlrand *rng;
     struct tree_model *m;
-    size_t stride; /* hist slots per bin: class weights + row count, or w, wy, count */
-    double *hist;  /* MLBIN_MAX_BINS * stride, all zero between uses */
-    double *total; /* stride + 1: node totals (regression: w, wy, count, wyy) */
+    size_t stride;           /* hist slots per bin: class weights + row count, or w, wy, count */
+    struct mlpool *pool;     /* NULL: one thread */
+    struct cart_scratch *sc; /* one per pool thread */
+    size_t nsc;
+    struct cart_split *results; /* p: per visiting position (parallel search) */
+    double *total;              /* stride + 1: node totals (regression: w, wy, count, wyy) */
     size_t *rows;
     size_t *tmp;
     double *gw; /* the node's weights in row order */
     double *gy; /* the node's class indices (or weighted targets) in row order */
-    uint64_t mask[4];
     size_t *features;
     struct cart_frame *stack;
     size_t sp;
@@ -144,13 +155,14 @@ static void cart_gather(struct cart_ctx *ctx, size_t start, size_t end)
 }
 
 /* Histogram of feature f over the node; ctx->mask marks the non-empty bins. */
-static void cart_hist(struct cart_ctx *ctx, size_t f, size_t start, size_t end)
+static void cart_hist(const struct cart_ctx *ctx, struct cart_scratch *sc, size_t f, size_t start,
+                      size_t end)
 {
     const struct cart_data *d = ctx->d;
     const uint8_t *codes = d->codes + f * d->n;
     const size_t *rows = ctx->rows + start;
     const double *gw = ctx->gw, *gy = ctx->gy;
-    double *h = ctx->hist;
+    double *h = sc->hist;
     size_t s = ctx->stride, m = end - start;
     uint64_t mask[4] = {0};
     if (ctx->c->task == ML_CLASSIFICATION) {
@@ -172,7 +184,7 @@ static void cart_hist(struct cart_ctx *ctx, size_t f, size_t start, size_t end)
             mask[b >> 6] |= 1ULL << (b & 63);
         }
     }
-    memcpy(ctx->mask, mask, sizeof mask);
+    memcpy(sc->mask, mask, sizeof mask);
 }
 
 static double cart_proxy_class(const struct cart_ctx *ctx, const double *left, double wl, double wr)
@@ -194,14 +206,46 @@ static double cart_proxy_class(const struct cart_ctx *ctx, const double *left, d
     return sl / wl + sr / wr;
 }
 
+/* cart_scan for squared error: maximise SL^2/WL + SR^2/WR with one division. */
+static void cart_scan_reg(const struct cart_ctx *ctx, struct cart_scratch *sc, size_t f,
+                          struct cart_split *best)
+{
+    double *h = sc->hist, minleaf = (double)ctx->c->min_samples_leaf;
+    const double wtot = ctx->total[0], stot = ctx->total[1], n = ctx->total[2];
+    double wl = 0.0, sl = 0.0, nl = 0.0;
+    long prev = -1;
+    for (size_t word = 0; word < 4; word++) {
+        for (uint64_t bits = sc->mask[word]; bits; bits &= bits - 1) {
+            size_t b = word * 64 + (size_t)__builtin_ctzll(bits);
+            double *e = h + b * 3;
+            if (prev >= 0 && nl >= minleaf && n - nl >= minleaf) {
+                double wr = wtot - wl, sr = stot - sl;
+                double proxy = (sl * sl * wr + sr * sr * wl) / (wl * wr);
+                if (!best->found || proxy > best->proxy)
+                    *best = (struct cart_split){1, f, (size_t)prev, b, proxy};
+            }
+            wl += e[0];
+            sl += e[1];
+            nl += e[2];
+            prev = (long)b;
+            e[0] = e[1] = e[2] = 0.0;
+        }
+    }
+}
+
 /* Scan the non-empty bins of the histogram in order (clearing them) for the best split of
  * feature f. */
-static void cart_scan(struct cart_ctx *ctx, size_t f, struct cart_split *best)
+static void cart_scan(const struct cart_ctx *ctx, struct cart_scratch *sc, size_t f,
+                      struct cart_split *best)
 {
+    if (ctx->c->task == ML_REGRESSION) {
+        cart_scan_reg(ctx, sc, f, best);
+        return;
+    }
     size_t s = ctx->stride, k = ctx->c->nclasses;
     int cls = ctx->c->task == ML_CLASSIFICATION;
     size_t cnt_slot = cls ? k : 2;
-    double *h = ctx->hist, left[MLBIN_MAX_BINS + 3];
+    double *h = sc->hist, left[MLBIN_MAX_BINS + 3];
     double n = ctx->total[cnt_slot], minleaf = (double)ctx->c->min_samples_leaf;
     double wtot = cls ? 0.0 : ctx->total[0];
     for (size_t j = 0; cls && j < k; j++)
@@ -210,7 +254,7 @@ static void cart_scan(struct cart_ctx *ctx, size_t f, struct cart_split *best)
     double wl = 0.0;
     long prev = -1;
     for (size_t word = 0; word < 4; word++) {
-        for (uint64_t bits = ctx->mask[word]; bits; bits &= bits - 1) {
+        for (uint64_t bits = sc->mask[word]; bits; bits &= bits - 1) {
             size_t b = word * 64 + (size_t)__builtin_ctzll(bits);
             double *e = h + b * s;
             if (prev >= 0 && left[cnt_slot] >= minleaf && n - left[cnt_slot] >= minleaf) {
@@ -241,19 +285,60 @@ static void cart_scan(struct cart_ctx *ctx, size_t f, struct cart_split *best)
 }
 
 /* 1 (and the histogram cleared) when the feature has a single value in the node. */
-static int cart_constant(struct cart_ctx *ctx)
+static int cart_constant(const struct cart_ctx *ctx, struct cart_scratch *sc)
 {
-    int pop = 0;
-    size_t only = 0;
+    size_t words = 0, only = 0;
     for (size_t w = 0; w < 4; w++) {
-        pop += __builtin_popcountll(ctx->mask[w]);
-        if (ctx->mask[w])
-            only = w * 64 + (size_t)__builtin_ctzll(ctx->mask[w]);
+        uint64_t m = sc->mask[w];
+        if (!m)
+            continue;
+        if (m & (m - 1))
+            return 0; /* two bins in one word */
+        words++;
+        only = w * 64 + (size_t)__builtin_ctzll(m);
     }
-    if (pop != 1)
+    if (words != 1)
         return 0;
-    memset(ctx->hist + only * ctx->stride, 0, ctx->stride * sizeof *ctx->hist);
+    memset(sc->hist + only * ctx->stride, 0, ctx->stride * sizeof *sc->hist);
     return 1;
+}
+
+struct cart_job {
+    struct cart_ctx *ctx;
+    size_t start, end;
+    struct cart_split *res; /* per visiting position */
+};
+
+/* Pool task: the feature at visiting position i, in the worker's own histogram. */
+static void cart_feature_task(void *arg, size_t i, size_t worker)
+{
+    struct cart_job *job = arg;
+    struct cart_ctx *ctx = job->ctx;
+    struct cart_scratch *sc = &ctx->sc[worker];
+    size_t f = ctx->features[i];
+    job->res[i] = (struct cart_split){0};
+    cart_hist(ctx, sc, f, job->start, job->end);
+    if (!cart_constant(ctx, sc))
+        cart_scan(ctx, sc, f, &job->res[i]);
+}
+
+/* Every feature is a candidate: draw the visiting order exactly as the serial loop does,
+ * search the features in parallel and keep the first best in that order. */
+static void cart_find_split_all(struct cart_ctx *ctx, size_t start, size_t end,
+                                struct cart_split *best)
+{
+    size_t p = ctx->d->p, *feat = ctx->features;
+    for (size_t i = 0; i < p; i++) {
+        size_t j = i + (size_t)mlrand_below(ctx->rng, p - i);
+        size_t f = feat[j];
+        feat[j] = feat[i];
+        feat[i] = f;
+    }
+    struct cart_job job = {ctx, start, end, ctx->results};
+    mlpool_run(ctx->pool, p, cart_feature_task, &job);
+    for (size_t i = 0; i < p; i++)
+        if (job.res[i].found && (!best->found || job.res[i].proxy > best->proxy))
+            *best = job.res[i];
 }
 
 /* scikit-learn's feature sampling: draw features without replacement until max_features
@@ -265,6 +350,12 @@ static void cart_find_split(struct cart_ctx *ctx, size_t start, size_t end, stru
     for (size_t i = 0; i < p; i++)
         feat[i] = i;
     cart_gather(ctx, start, end);
+    /* a large node with every feature a candidate: features in parallel */
+    if (ctx->pool && ctx->c->max_features >= p && (end - start) * p >= CART_PAR_WORK) {
+        cart_find_split_all(ctx, start, end, best);
+        return;
+    }
+    struct cart_scratch *sc = &ctx->sc[0];
     for (size_t i = 0; i < p; i++) {
         if (visited >= ctx->c->max_features && visited > constants)
             break;
@@ -273,12 +364,12 @@ static void cart_find_split(struct cart_ctx *ctx, size_t start, size_t end, stru
         feat[j] = feat[i];
         feat[i] = f;
         visited++;
-        cart_hist(ctx, f, start, end);
-        if (cart_constant(ctx)) {
+        cart_hist(ctx, sc, f, start, end);
+        if (cart_constant(ctx, sc)) {
             constants++;
             continue;
         }
-        cart_scan(ctx, f, best);
+        cart_scan(ctx, sc, f, best);
     }
 }
 
@@ -348,26 +439,55 @@ static int cart_node(struct cart_ctx *ctx, const struct cart_frame *fr)
     return 0;
 }
 
-int cart_grow(const struct cart_data *d, const struct cart_config *c, size_t *rows, size_t nrows,
-              struct mlrand *rng, struct tree_model *out)
+static void cart_ctx_release(struct cart_ctx *ctx)
 {
-    struct cart_ctx ctx = {.d = d, .c = c, .rng = rng, .m = out, .rows = rows};
-    ctx.stride = c->task == ML_CLASSIFICATION ? c->nclasses + 1 : 3;
-    ctx.hist = calloc(MLBIN_MAX_BINS * ctx.stride, sizeof *ctx.hist);
-    ctx.total = calloc(ctx.stride + 1, sizeof *ctx.total);
-    ctx.tmp = malloc((nrows ? nrows : 1) * sizeof *ctx.tmp);
-    ctx.gw = malloc((nrows ? nrows : 1) * sizeof *ctx.gw);
-    ctx.gy = malloc((nrows ? nrows : 1) * sizeof *ctx.gy);
-    ctx.features = malloc(d->p * sizeof *ctx.features);
+    free(ctx->stack);
+    free(ctx->features);
+    free(ctx->results);
+    free(ctx->tmp);
+    free(ctx->gw);
+    free(ctx->gy);
+    free(ctx->total);
+    for (size_t i = 0; ctx->sc && i < ctx->nsc; i++)
+        free(ctx->sc[i].hist);
+    free(ctx->sc);
+}
+
+static int cart_ctx_alloc(struct cart_ctx *ctx, size_t nrows)
+{
+    const struct cart_config *c = ctx->c;
+    size_t p = ctx->d->p, n = nrows ? nrows : 1;
+    ctx->stride = c->task == ML_CLASSIFICATION ? c->nclasses + 1 : 3;
+    ctx->nsc = mlpool_threads(ctx->pool);
+    ctx->sc = calloc(ctx->nsc, sizeof *ctx->sc);
+    for (size_t i = 0; ctx->sc && i < ctx->nsc; i++) {
+        ctx->sc[i].hist = calloc(MLBIN_MAX_BINS * ctx->stride, sizeof *ctx->sc[i].hist);
+        if (!ctx->sc[i].hist)
+            return -ENOMEM;
+    }
+    ctx->total = calloc(ctx->stride + 1, sizeof *ctx->total);
+    ctx->tmp = malloc(n * sizeof *ctx->tmp);
+    ctx->gw = malloc(n * sizeof *ctx->gw);
+    ctx->gy = malloc(n * sizeof *ctx->gy);
+    ctx->features = malloc(p * sizeof *ctx->features);
+    ctx->results = malloc(p * sizeof *ctx->results);
     /* depth first: at most one pending sibling per level, plus the root */
     size_t levels = c->max_depth && c->max_depth < nrows ? c->max_depth : nrows;
-    ctx.stack = malloc((levels + 2) * sizeof *ctx.stack);
-    int rc = -ENOMEM;
-    if (!ctx.hist || !ctx.total || !ctx.tmp || !ctx.gw || !ctx.gy || !ctx.features || !ctx.stack)
-        goto out;
-    rc = 0;
-    cart_push(&ctx, 0, nrows, 0, -1, 0);
-    while (ctx.sp > 0 && rc == 0) {
+    ctx->stack = malloc((levels + 2) * sizeof *ctx->stack);
+    return ctx->sc && ctx->total && ctx->tmp && ctx->gw && ctx->gy && ctx->features &&
+                   ctx->results && ctx->stack
+               ? 0
+               : -ENOMEM;
+}
+
+int cart_grow(const struct cart_data *d, const struct cart_config *c, size_t *rows, size_t nrows,
+              struct mlrand *rng, struct mlpool *pool, struct tree_model *out)
+{
+    struct cart_ctx ctx = {.d = d, .c = c, .rng = rng, .m = out, .rows = rows, .pool = pool};
+    int rc = cart_ctx_alloc(&ctx, nrows);
+    if (rc == 0)
+        cart_push(&ctx, 0, nrows, 0, -1, 0);
+    while (rc == 0 && ctx.sp > 0) {
         if (c->cancel && *c->cancel) {
             rc = -ECANCELED;
             break;
@@ -376,14 +496,7 @@ int cart_grow(const struct cart_data *d, const struct cart_config *c, size_t *ro
         rc = cart_node(&ctx, &fr);
     }
     rc = rc ? rc : cart_finish(out);
-out:
-    free(ctx.stack);
-    free(ctx.features);
-    free(ctx.tmp);
-    free(ctx.gw);
-    free(ctx.gy);
-    free(ctx.total);
-    free(ctx.hist);
+    cart_ctx_release(&ctx);
     return rc;
 }
 

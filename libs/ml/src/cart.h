@@ -61,9 +61,11 @@ struct cart_config {
 
 /* Grow a tree on rows[0..nrows) (distinct binned rows with non-zero weight, ascending;
  * reordered in place) into out, which must be zeroed (cart_model_init). rng draws the
- * candidate features. 0, -ENOMEM, -ECANCELED. */
+ * candidate features. pool (may be NULL) searches a large node's features in parallel when
+ * all are candidates; the tree is the same for any thread count. 0, -ENOMEM, -ECANCELED. */
 int cart_grow(const struct cart_data *d, const struct cart_config *c, size_t *rows, size_t nrows,
-              struct mlrand *rng, struct tree_model *out) __attribute__((warn_unused_result));
+              struct mlrand *rng, struct mlpool *pool, struct tree_model *out)
+    __attribute__((warn_unused_result));
 
 int cart_model_init(struct tree_model *m, enum ml_task task, enum tree_criterion criterion,
                     size_t p, size_t nclasses) __attribute__((warn_unused_result));

@@ -103,7 +103,7 @@ static int forest_grow_one(struct forest_job *job, size_t t, double *w, size_t *
     }
     struct tree_model *tm = &job->m->trees[t];
     int rc = cart_model_init(tm, job->c.task, job->c.criterion, d.p, job->c.nclasses);
-    return rc ? rc : cart_grow(&d, &job->c, rows, nrows, &rng, tm);
+    return rc ? rc : cart_grow(&d, &job->c, rows, nrows, &rng, NULL, tm);
 }
 
 static void forest_finish(struct forest_job *job, int rc)

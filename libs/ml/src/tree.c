@@ -86,7 +86,7 @@ static int tree_grow_all(const struct ml_matrix *x, const double *y, const struc
         ctrl ? ctrl->cancel : NULL};
     struct mlrand rng;
     mlrand_seed(&rng, pr->random_state);
-    rc = cart_grow(&d, &c, rows, x->n, &rng, m);
+    rc = cart_grow(&d, &c, rows, x->n, &rng, pool, m);
 out:
     free(rows);
     free(codes);
