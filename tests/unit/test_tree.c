@@ -170,6 +170,16 @@ static void encode(const struct tree_model *m, struct buf *b)
     assert_int_equal(tree_save(m, b), 0);
 }
 
+static void fit_encode(const struct tree_params *prm, const struct ml_matrix *mx, const double *y,
+                       int threads, struct buf *b)
+{
+    struct ml_control ctl = {.threads = threads};
+    struct tree_model *m = NULL;
+    assert_int_equal(tree_fit(prm, mx, y, &ctl, &m), 0);
+    encode(m, b);
+    tree_free(m);
+}
+
 static void test_deterministic_across_seeds_and_threads(void **state)
 {
     (void)state;
@@ -177,34 +187,29 @@ static void test_deterministic_across_seeds_and_threads(void **state)
     double *x, *y;
     synthetic(n, p, 7, &x, &y);
     struct ml_matrix mx = {x, n, p};
-    struct tree_params prm;
-    tree_params_default(&prm, ML_CLASSIFICATION, 2);
-    prm.max_features = TREE_MF_SQRT;
-    prm.random_state = 42;
-    struct buf enc[3];
-    for (int t = 0; t < 3; t++) {
-        struct ml_control ctl = {.threads = t == 2 ? 2 : 1};
-        struct tree_model *m = NULL;
-        assert_int_equal(tree_fit(&prm, &mx, y, &ctl, &m), 0);
-        encode(m, &enc[t]);
-        tree_free(m);
+    /* sqrt: one feature after the other; all: large nodes search features in parallel */
+    enum tree_max_features mfs[2] = {TREE_MF_SQRT, TREE_MF_ALL};
+    for (int k = 0; k < 2; k++) {
+        struct tree_params prm;
+        tree_params_default(&prm, ML_CLASSIFICATION, 2);
+        prm.max_features = mfs[k];
+        prm.random_state = 42;
+        struct buf enc[3], other;
+        for (int t = 0; t < 3; t++)
+            fit_encode(&prm, &mx, y, t == 2 ? 2 : 1, &enc[t]);
+        for (int t = 1; t < 3; t++) {
+            assert_int_equal(enc[0].len, enc[t].len);
+            assert_memory_equal(enc[0].data, enc[t].data, enc[0].len);
+        }
+        prm.random_state = 43; /* another seed draws other features */
+        fit_encode(&prm, &mx, y, 2, &other);
+        if (k == 0)
+            assert_false(other.len == enc[0].len &&
+                         memcmp(other.data, enc[0].data, other.len) == 0);
+        buf_release(&other);
+        for (int t = 0; t < 3; t++)
+            buf_release(&enc[t]);
     }
-    assert_int_equal(enc[0].len, enc[1].len);
-    assert_memory_equal(enc[0].data, enc[1].data, enc[0].len);
-    assert_int_equal(enc[0].len, enc[2].len);
-    assert_memory_equal(enc[0].data, enc[2].data, enc[0].len);
-    /* another seed draws other features */
-    prm.random_state = 43;
-    struct tree_model *m = NULL;
-    struct ml_control one = {.threads = 1};
-    assert_int_equal(tree_fit(&prm, &mx, y, &one, &m), 0);
-    struct buf other;
-    encode(m, &other);
-    assert_false(other.len == enc[0].len && memcmp(other.data, enc[0].data, other.len) == 0);
-    tree_free(m);
-    buf_release(&other);
-    for (int t = 0; t < 3; t++)
-        buf_release(&enc[t]);
     free(x);
     free(y);
 }
