@@ -33,6 +33,10 @@ const struct http_route sel_routes[] = {
      "per-domain default ethical flags (admin)"},
     {"PUT", "/api/v1/admin/ethical-templates", templates_put, 0, 0,
      "replace the per-domain default ethical flags (admin)"},
+    {"POST", "/api/v1/datasets", upload_create, (size_t)1 << 30, HTTP_STREAM_BODY,
+     "upload a dataset: multipart metadata fields and CSV/TSV/JSON/JSONL files (1 GiB)"},
+    {"POST", "/api/v1/datasets/preview", upload_preview, (size_t)1 << 30, HTTP_STREAM_BODY,
+     "analyse files without saving: types, missing, distinct, examples, first rows"},
     {"GET", "/api/v1/datasets/{id}/stats", files_stats, 0, 0,
      "per-column statistics (count, nulls, distinct, moments, quantiles, histogram, top "
      "values) and correlations"},
