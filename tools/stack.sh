@@ -112,6 +112,8 @@ up() {
     wait_ready "http://127.0.0.1:$(port_of "$svc")/readyz" 60 ||
       die "$svc did not become ready; see $LOGS/$svc.log"
   done
+  "$ROOT/tools/demo/load.sh" "http://127.0.0.1:$(port_of gateway)" admin@ibisx.local "$ADMIN_PASSWORD" ||
+    die "the demo datasets could not be loaded; see $LOGS/selection.log"
   cat <<MSG
 
 IBIS-X is running: http://localhost:8080

@@ -216,7 +216,8 @@ static void test_rows_and_quality(void **state)
         o += (size_t)snprintf(csv + o, sizeof(csv) - o, "%d,%d,%s\n", i, i * i % 17,
                               i % 5 ? "a" : "");
     struct th_resp r;
-    long s = upload("/api/v1/datasets", alice, "{\"display_name\":\"Rows\",\"access\":\"public\"}",
+    long s = upload("/api/v1/datasets", alice,
+                    "{\"display_name\":\"Rows\",\"access\":\"public\",\"target_column\":\"y\"}",
                     "rows.csv", csv, o, &r);
     assert_int_equal(s, 201);
     char path[256], id[64];
@@ -246,6 +247,9 @@ static void test_rows_and_quality(void **state)
     assert_int_equal(th_call(sel->url, "GET", path, bob, NULL, &r), 200);
     assert_true(json_is_false(json_object_get(r.json, "cached")));
     json_int_t score = json_integer_value(json_object_get(r.json, "data_quality_score"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(r.json, "dataset_overview"), "target_column")),
+                        "y");
     assert_true(score > 0 && score <= 100);
     /* y is missing in 10 of 50 rows: 20 % */
     const json_t *y = json_object_get(

@@ -237,7 +237,7 @@ int store_visible_file(struct svc *s, const char *ref, const char *file_id, long
     int rc =
         db_query(s->db,
                  "SELECT d.id, d.version, f.id, f.original_filename, f.media_type, "
-                 "f.blob_id, f.columnar_blob_id, f.row_count "
+                 "f.blob_id, f.columnar_blob_id, f.row_count, coalesce(d.target_column, '') "
                  "FROM selection.datasets d JOIN selection.dataset_files f "
                  "ON f.dataset_id = d.id WHERE (d.id::text = $3 OR d.version = $3) AND " SF_VISIBLE
                  " AND CASE WHEN $4::uuid IS NULL THEN f.position = $5::int "
