@@ -303,6 +303,35 @@ static void test_max_samples(void **state)
     free_split(&s);
 }
 
+/* A batch large enough to be predicted on several threads gives what row-by-row calls give. */
+static void test_large_batch_equals_single_rows(void **state)
+{
+    (void)state;
+    struct split s;
+    load_split("breast_cancer", &s);
+    struct forest_params prm;
+    params_for(&prm, ML_CLASSIFICATION, &s.train);
+    prm.n_estimators = 10;
+    struct forest_model *m = fit(&prm, &s.train, 2);
+    size_t n = 9000, p = s.test.p;
+    double *x = malloc(n * p * sizeof *x), *all = malloc(n * 2 * sizeof *all), one[2];
+    assert_non_null(x);
+    assert_non_null(all);
+    for (size_t i = 0; i < n; i++)
+        memcpy(x + i * p, s.test.x + (i % s.test.n) * p, p * sizeof *x);
+    struct ml_matrix mx = {x, n, p};
+    assert_int_equal(forest_predict_proba(m, &mx, all), 0);
+    for (size_t i = 0; i < n; i += 7) {
+        struct ml_matrix row = {x + i * p, 1, p};
+        assert_int_equal(forest_predict_proba(m, &row, one), 0);
+        assert_memory_equal(one, all + i * 2, sizeof one);
+    }
+    free(x);
+    free(all);
+    forest_free(m);
+    free_split(&s);
+}
+
 struct progress_log {
     size_t calls, last_done, last_total, raise_at;
     volatile int *cancel;
@@ -354,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_save_load_round_trip_and_tampering),
         cmocka_unit_test(test_importance_and_trees),
         cmocka_unit_test(test_max_samples),
+        cmocka_unit_test(test_large_batch_equals_single_rows),
         cmocka_unit_test(test_progress_and_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -333,6 +333,35 @@ static void test_structure_and_probabilities(void **state)
     free_split(&s);
 }
 
+/* A batch large enough to be predicted on several threads gives what row-by-row calls give. */
+static void test_large_batch_equals_single_rows(void **state)
+{
+    (void)state;
+    struct split s;
+    load_split("iris", 1, &s);
+    struct gbt_params prm;
+    params_for(&prm, ML_CLASSIFICATION, &s.train);
+    prm.max_iter = 10;
+    struct gbt_model *m = fit(&prm, &s.train, 2);
+    size_t n = 9000, p = s.test.p;
+    double *x = malloc(n * p * sizeof *x), *all = malloc(n * 3 * sizeof *all), one[3];
+    assert_non_null(x);
+    assert_non_null(all);
+    for (size_t i = 0; i < n; i++)
+        memcpy(x + i * p, s.test.x + (i % s.test.n) * p, p * sizeof *x);
+    struct ml_matrix mx = {x, n, p};
+    assert_int_equal(gbt_predict_raw(m, &mx, all), 0);
+    for (size_t i = 0; i < n; i += 7) {
+        struct ml_matrix row = {x + i * p, 1, p};
+        assert_int_equal(gbt_predict_raw(m, &row, one), 0);
+        assert_memory_equal(one, all + i * 3, sizeof one);
+    }
+    free(x);
+    free(all);
+    gbt_free(m);
+    free_split(&s);
+}
+
 static void test_rejects_bad_input(void **state)
 {
     (void)state;
@@ -419,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_early_stopping_stops),
         cmocka_unit_test(test_save_load_round_trip_and_tampering),
         cmocka_unit_test(test_structure_and_probabilities),
+        cmocka_unit_test(test_large_batch_equals_single_rows),
         cmocka_unit_test(test_rejects_bad_input),
         cmocka_unit_test(test_progress_and_cancel),
     };

@@ -15,7 +15,7 @@
 
 #define FOREST_MAGIC   "IBXFRST1"
 #define FOREST_VERSION 1
-#define FOREST_BLOCK   256 /* rows per prediction block */
+#define FOREST_BLOCK   4096 /* rows per prediction block */
 
 struct forest_model {
     enum ml_task task;
@@ -379,19 +379,38 @@ int forest_fit(const struct forest_params *params, const struct ml_matrix *x, co
     return 0;
 }
 
-/* Sum of the trees' predictions, divided by the tree count, block by block. */
+#define FOREST_PAR_ROWS 8192 /* batches this large are predicted on every CPU */
+
+struct forest_pred_job {
+    const struct forest_model *m;
+    const struct ml_matrix *x;
+    double *out;
+};
+
+/* Rows of one block: the mean of the trees' predictions. */
+static void forest_mean_block(void *ctx, size_t blk_i)
+{
+    const struct forest_pred_job *job = ctx;
+    const struct forest_model *m = job->m;
+    size_t start = blk_i * FOREST_BLOCK, n = job->x->n, p = job->x->p;
+    size_t len = n - start < FOREST_BLOCK ? n - start : FOREST_BLOCK;
+    struct ml_matrix blk = {job->x->x + start * p, len, p};
+    double *out = job->out + start * m->width;
+    memset(out, 0, len * m->width * sizeof *out);
+    for (size_t t = 0; t < m->n_trees; t++)
+        cart_accumulate(&m->trees[t], &blk, 1.0, out);
+    double inv = 1.0 / (double)m->n_trees;
+    for (size_t i = 0; i < len * m->width; i++)
+        out[i] *= inv;
+}
+
+/* The mean over trees for every row; large batches spread over the CPUs (rows are
+ * independent, so the result does not depend on the thread count). */
 static void forest_mean(const struct forest_model *m, const struct ml_matrix *x, double *out)
 {
-    memset(out, 0, x->n * m->width * sizeof *out);
-    for (size_t start = 0; start < x->n; start += FOREST_BLOCK) {
-        size_t len = x->n - start < FOREST_BLOCK ? x->n - start : FOREST_BLOCK;
-        struct ml_matrix blk = {x->x + start * x->p, len, x->p};
-        for (size_t t = 0; t < m->n_trees; t++)
-            cart_accumulate(&m->trees[t], &blk, 1.0, out + start * m->width);
-    }
-    double inv = 1.0 / (double)m->n_trees;
-    for (size_t i = 0; i < x->n * m->width; i++)
-        out[i] *= inv;
+    struct forest_pred_job job = {m, x, out};
+    int threads = x->n >= FOREST_PAR_ROWS ? mlpar_threads(NULL) : 1;
+    mlpar_run(threads, (x->n + FOREST_BLOCK - 1) / FOREST_BLOCK, forest_mean_block, &job);
 }
 
 static int forest_check_matrix(const struct forest_model *m, const struct ml_matrix *x,
@@ -421,19 +440,15 @@ int forest_predict(const struct forest_model *model, const struct ml_matrix *x, 
         return 0;
     }
     size_t k = model->width;
-    double *proba = malloc(FOREST_BLOCK * k * sizeof *proba);
+    double *proba = malloc((x->n ? x->n : 1) * k * sizeof *proba);
     if (!proba)
         return -ENOMEM;
-    for (size_t start = 0; start < x->n; start += FOREST_BLOCK) {
-        size_t len = x->n - start < FOREST_BLOCK ? x->n - start : FOREST_BLOCK;
-        struct ml_matrix blk = {x->x + start * x->p, len, x->p};
-        forest_mean(model, &blk, proba);
-        for (size_t i = 0; i < len; i++) {
-            size_t best = 0;
-            for (size_t j = 1; j < k; j++)
-                best = proba[i * k + j] > proba[i * k + best] ? j : best;
-            out[start + i] = (double)best;
-        }
+    forest_mean(model, x, proba);
+    for (size_t i = 0; i < x->n; i++) {
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            best = proba[i * k + j] > proba[i * k + best] ? j : best;
+        out[i] = (double)best;
     }
     free(proba);
     return 0;

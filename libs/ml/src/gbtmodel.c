@@ -2,6 +2,7 @@
 #include "gbtimpl.h"
 
 #include <ibx/mlenc.h>
+#include <ibx/mlpar.h>
 
 #include <errno.h>
 #include <float.h>
@@ -246,16 +247,37 @@ static int gbt_check_matrix(const struct gbt_model *m, const struct ml_matrix *x
     return 0;
 }
 
+#define GBT_PAR_ROWS 8192 /* batches this large are predicted on every CPU */
+
+struct gbt_pred_job {
+    const struct gbt_model *m;
+    const struct ml_matrix *x;
+    double *out;
+};
+
+static void gbt_raw_block(void *ctx, size_t blk_i)
+{
+    const struct gbt_pred_job *job = ctx;
+    const struct gbt_model *m = job->m;
+    size_t start = blk_i * GBT_BLOCK, n = job->x->n, p = job->x->p;
+    size_t len = n - start < GBT_BLOCK ? n - start : GBT_BLOCK;
+    struct ml_matrix blk = {job->x->x + start * p, len, p};
+    double *out = job->out + start * m->k;
+    for (size_t i = 0; i < len; i++)
+        for (size_t j = 0; j < m->k; j++)
+            out[i * m->k + j] = m->rule == GBT_RULE_XGB ? (double)(float)m->base[j] : m->base[j];
+    gbt_model_accumulate(m, &blk, 0, m->n_trees, out);
+}
+
 int gbt_predict_raw(const struct gbt_model *model, const struct ml_matrix *x, double *out)
 {
     int rc = gbt_check_matrix(model, x, out);
     if (rc)
         return rc;
-    for (size_t i = 0; i < x->n; i++)
-        for (size_t j = 0; j < model->k; j++)
-            out[i * model->k + j] =
-                model->rule == GBT_RULE_XGB ? (double)(float)model->base[j] : model->base[j];
-    gbt_model_accumulate(model, x, 0, model->n_trees, out);
+    /* rows are independent: the result does not depend on the thread count */
+    struct gbt_pred_job job = {model, x, out};
+    int threads = x->n >= GBT_PAR_ROWS ? mlpar_threads(NULL) : 1;
+    mlpar_run(threads, (x->n + GBT_BLOCK - 1) / GBT_BLOCK, gbt_raw_block, &job);
     return 0;
 }
 

@@ -43,8 +43,9 @@ int forest_fit(const struct forest_params *params, const struct ml_matrix *x, co
 void forest_free(struct forest_model *model);
 
 /* predict writes x->n values (class index: the argmax of the mean probabilities, ties to
- * the lowest; or the mean value); predict_proba x->n * nclasses. -EINVAL on a column
- * count mismatch, NaN, or predict_proba on a regression forest. */
+ * the lowest; or the mean value); predict_proba x->n * nclasses. Batches of 8192 rows or
+ * more are spread over the online CPUs (same results). -EINVAL on a column count mismatch,
+ * NaN, or predict_proba on a regression forest; -ENOMEM. */
 int forest_predict(const struct forest_model *model, const struct ml_matrix *x, double *out) ML_WUR;
 int forest_predict_proba(const struct forest_model *model, const struct ml_matrix *x,
                          double *out) ML_WUR;

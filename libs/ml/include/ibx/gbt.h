@@ -69,7 +69,8 @@ int gbt_fit(const struct gbt_params *params, const struct ml_matrix *x, const do
             const struct ml_control *ctrl, struct gbt_model **out) ML_WUR;
 void gbt_free(struct gbt_model *model);
 
-/* Raw scores (margins): x->n * gbt_n_outputs values. */
+/* Raw scores (margins): x->n * gbt_n_outputs values. Batches of 8192 rows or more are
+ * spread over the online CPUs (same results). */
 int gbt_predict_raw(const struct gbt_model *model, const struct ml_matrix *x, double *out) ML_WUR;
 /* Class probabilities x->n * nclasses (classification only). */
 int gbt_predict_proba(const struct gbt_model *model, const struct ml_matrix *x, double *out) ML_WUR;
