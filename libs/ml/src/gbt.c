@@ -401,6 +401,41 @@ static void gbt_gather(struct gbt_work *w, struct gbt_leaf *lf)
     mlpool_run(w->pool, (lf->end - lf->start + GBT_CHUNK - 1) / GBT_CHUNK, gbt_gather_task, w);
 }
 
+/* Histograms and best splits of a fresh pair of children: the smaller one built, the
+ * larger one the parent's minus it; a child that may not split keeps none. */
+static int gbt_children(struct gbt_work *w, struct gbt_leaf *cl, struct gbt_leaf *cr,
+                        struct gbt_bin *parent_hist)
+{
+    size_t leaves = w->n_leaves;
+    if (!gbt_can_split(w, cl, leaves) && !gbt_can_split(w, cr, leaves)) {
+        gbt_hist_put(w, parent_hist);
+        return 0;
+    }
+    struct gbt_leaf *small = cl->n <= cr->n ? cl : cr, *large = small == cl ? cr : cl;
+    small->hist = gbt_hist_get(w);
+    if (!small->hist) {
+        gbt_hist_put(w, parent_hist);
+        return -ENOMEM;
+    }
+    gbt_gather(w, small);
+    if (gbt_can_split(w, large, leaves)) {
+        large->hist = parent_hist;
+        gbt_hists(w, small, large);
+    } else {
+        gbt_hist_put(w, parent_hist);
+        gbt_hists(w, small, NULL);
+    }
+    for (int j = 0; j < 2; j++) {
+        struct gbt_leaf *c = j ? cr : cl;
+        if (!gbt_can_split(w, c, leaves)) {
+            c->best.feature = -1;
+            gbt_hist_put(w, c->hist);
+            c->hist = NULL;
+        }
+    }
+    return 0;
+}
+
 /* Split leaf i into itself (left) and a new leaf at the end (right). */
 static int gbt_split_leaf(struct gbt_work *w, size_t i)
 {
@@ -431,35 +466,7 @@ static int gbt_split_leaf(struct gbt_work *w, size_t i)
     l.best.feature = r.best.feature = -1;
     w->leaves[i] = l;
     w->leaves[w->n_leaves++] = r;
-    size_t leaves = w->n_leaves;
-    struct gbt_leaf *cl = &w->leaves[i], *cr = &w->leaves[w->n_leaves - 1];
-    if (!gbt_can_split(w, cl, leaves) && !gbt_can_split(w, cr, leaves)) {
-        gbt_hist_put(w, parent.hist);
-        return 0;
-    }
-    struct gbt_leaf *small = cl->n <= cr->n ? cl : cr, *large = small == cl ? cr : cl;
-    small->hist = gbt_hist_get(w);
-    if (!small->hist) {
-        gbt_hist_put(w, parent.hist);
-        return -ENOMEM;
-    }
-    gbt_gather(w, small);
-    if (gbt_can_split(w, large, leaves)) {
-        large->hist = parent.hist;
-        gbt_hists(w, small, large);
-    } else {
-        gbt_hist_put(w, parent.hist);
-        gbt_hists(w, small, NULL);
-    }
-    for (int j = 0; j < 2; j++) {
-        struct gbt_leaf *c = j ? cr : cl;
-        if (!gbt_can_split(w, c, leaves)) {
-            c->best.feature = -1;
-            gbt_hist_put(w, c->hist);
-            c->hist = NULL;
-        }
-    }
-    return 0;
+    return gbt_children(w, &w->leaves[i], &w->leaves[w->n_leaves - 1], parent.hist);
 }
 
 /* The splittable leaf with the largest gain, or -1. */
