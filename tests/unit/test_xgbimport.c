@@ -159,9 +159,8 @@ static char *replaced(const char *text, const char *from, const char *to)
     size_t head = (size_t)(at - text), tl = strlen(to), fl = strlen(from);
     char *out = malloc(strlen(text) - fl + tl + 1);
     assert_non_null(out);
-    memcpy(out, text, head);
-    memcpy(out + head, to, tl);
-    strcpy(out + head + tl, at + fl);
+    size_t total = strlen(text) - fl + tl + 1;
+    snprintf(out, total, "%.*s%s%s", (int)head, text, to, at + fl);
     return out;
 }
 

@@ -75,6 +75,11 @@ static int read_set(const char *path, struct dataset *d)
     if (d->x && d->y && fread(d->x, sizeof *d->x, d->n * d->p, f) == d->n * d->p &&
         fread(d->y, sizeof *d->y, d->n, f) == d->n)
         rc = 0;
+    if (rc) {
+        free(d->x);
+        free(d->y);
+        d->x = d->y = NULL;
+    }
 out:
     fclose(f);
     return rc;
@@ -318,7 +323,7 @@ static int cmd_run(const char *dir, int threads, const char *only)
         }
         struct bench_data b;
         bench_split(&d, t == 0 ? 2 : 0, &b);
-        double *pred = malloc(d.n * sizeof *pred);
+        double *pred = malloc((d.n ? d.n : 1) * sizeof *pred);
         for (size_t i = 0; pred && i < sizeof learners / sizeof learners[0]; i++)
             if (!only || strcmp(only, learners[i].name) == 0)
                 fails += bench_one(&learners[i], &b, tasks[t], threads, pred);

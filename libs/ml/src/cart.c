@@ -541,7 +541,8 @@ void cart_leaves(const struct tree_model *m, const double *x, size_t n, size_t p
                 const struct cart_flat *nd = &fl[idx[j]];
                 /* arithmetic select: the compiler keeps it branch-free */
                 int32_t right = -(int32_t) !(rows[j * p + (size_t)nd->feature] <= nd->threshold);
-                idx[j] = (size_t)(nd->left + ((nd->right - nd->left) & right));
+                int32_t next = nd->left + ((nd->right - nd->left) & right);
+                idx[j] = (size_t)next;
             }
         }
         memcpy(leaf + i, idx, sizeof idx);

@@ -720,7 +720,7 @@ static int gbt_alloc(struct gbt_fit *f, const struct ml_matrix *x)
     w->fbest = malloc(p * sizeof *w->fbest);
     w->fbest_large = malloc(p * sizeof *w->fbest_large);
     w->leaves = malloc((leaves + 1) * sizeof *w->leaves);
-    w->spare = malloc((leaves + 2) * sizeof *w->spare);
+    w->spare = malloc((leaves + 2) * sizeof(struct gbt_bin *));
     if (!f->raw || !f->val_raw || !f->g || !f->h || !f->codes || !w->ogh || !w->rows || !w->tmp ||
         !w->fbest || !w->fbest_large || !w->leaves || !w->spare)
         return -ENOMEM;

@@ -149,7 +149,8 @@ static void gbt_leaves(const struct gbt_tree *tr, enum gbt_rule rule, const doub
                 left |= (unsigned)isnan(v) & nd->default_left;
                 /* arithmetic select: the compiler keeps it branch-free */
                 int32_t right = -(int32_t)!left;
-                idx[j] = (size_t)(nd->left + ((nd->right - nd->left) & right));
+                int32_t next = nd->left + ((nd->right - nd->left) & right);
+                idx[j] = (size_t)next;
             }
         }
         memcpy(leaf + i, idx, sizeof idx);

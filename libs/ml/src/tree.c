@@ -132,6 +132,8 @@ int tree_predict_proba(const struct tree_model *model, const struct ml_matrix *x
     int rc = cart_check_matrix(model, x);
     if (rc || model->task != ML_CLASSIFICATION || (!out && x->n))
         return -EINVAL;
+    if (x->n == 0)
+        return 0;
     memset(out, 0, x->n * model->width * sizeof *out);
     cart_accumulate(model, x, 1.0, out);
     return 0;
