@@ -29,7 +29,7 @@ export TIDY_FLAGS="-std=c11 -D_GNU_SOURCE ${INC[*]} -Itests/harness"
 TIDY_OUT=$(printf '%s\n' "${CFILES[@]}" | xargs -P 2 -n 6 bash -c \
   'clang-tidy --quiet -checks="$CHECKS" "$@" -- $TIDY_FLAGS 2>/dev/null' _)
 if echo "$TIDY_OUT" | grep -qE '(warning|error):'; then
-  echo "$TIDY_OUT" | grep -E '(warning|error):' | head -40
+  echo "$TIDY_OUT" | grep -E "(warning|error):" | sort -u | head -200
   fail=1
 fi
 

@@ -1,8 +1,8 @@
 /* test_selection_templates: templates_apply, the per-domain ethical defaults that imports
  * use, against the seeded templates in a throwaway database (selection's migrations). */
-#include "../../services/selection/src/meta.c"
-#include "../../services/selection/src/store_catalogue.c"
-#include "../../services/selection/src/templates.c"
+#include "../../services/selection/src/meta.c"            // NOLINT(bugprone-suspicious-include)
+#include "../../services/selection/src/store_catalogue.c" // NOLINT(bugprone-suspicious-include)
+#include "../../services/selection/src/templates.c"       // NOLINT(bugprone-suspicious-include)
 
 #include "th_pg.h"
 

@@ -144,7 +144,7 @@ static void test_not_found_and_method(void **state)
     assert_int_equal(get_status(url, NULL, &r), 404);
     assert_error_format(&r, "not_found");
     th_resp_free(&r);
-    snprintf(url, sizeof(url), "%s/api/v1/datasets", svcs[0]->url);
+    snprintf(url, sizeof(url), "%s/api/v1/projects/x/recommendations", svcs[0]->url);
     assert_int_equal(th_http("DELETE", url, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 405);
     char allow[64];
@@ -188,12 +188,13 @@ static void test_security_headers(void **state)
     th_resp_free(&r);
 }
 
-/* 10 MB declared on a 1 MB route: 413 before the body is sent. */
+/* 10 MB declared on a 1 MB route (a JSON route; uploads take more): 413 before the body is
+ * sent. */
 static void test_body_limit_declared(void **state)
 {
     char req[512], reply[4096];
     int n = snprintf(req, sizeof(req),
-                     "POST /api/v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     "POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nContent-Type: "
                      "application/json\r\nContent-Length: 10485760\r\n\r\n");
     assert_true(th_raw(svcs[0]->port, req, (size_t)n, reply, sizeof(reply)) > 0);
     assert_non_null(strstr(reply, "HTTP/1.1 413"));
@@ -206,7 +207,7 @@ static void test_body_limit_chunked(void **state)
     size_t total = 2 * 1024 * 1024 + 4096;
     char *req = malloc(total);
     size_t off = (size_t)snprintf(req, total,
-                                  "POST /api/v1/datasets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                                  "POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
                                   "chunked\r\n\r\n");
     const size_t chunk = 64 * 1024;
     while (off + chunk + 32 < total - 16) {

@@ -169,10 +169,12 @@ static void test_suggestions(void **state)
             fail_msg("case %zu: %s", c, msg);
         const json_t *sg = json_object_get(doc, "suggestions");
         char dom[128] = "";
+        size_t dl = 0;
         for (size_t i = 0; i < json_array_size(json_object_get(sg, "domains")); i++) {
-            if (i)
-                strcat(dom, ",");
-            strcat(dom, json_string_value(json_array_get(json_object_get(sg, "domains"), i)));
+            const char *d = json_string_value(json_array_get(json_object_get(sg, "domains"), i));
+            int w = snprintf(dom + dl, sizeof dom - dl, "%s%s", i ? "," : "", d);
+            assert_true(w >= 0 && (size_t)w < sizeof dom - dl);
+            dl += (size_t)w;
         }
         const char *task = json_string_value(json_array_get(json_object_get(sg, "tasks"), 0));
         const char *target = json_string_value(json_object_get(sg, "target_column"));

@@ -129,8 +129,9 @@ static void test_header_too_large(void **state)
     size_t n = MULTIPART_HEADER_MAX + 100;
     char *body = malloc(n + 64);
     assert_non_null(body);
-    strcpy(body, "--XyZ\r\nX-Pad: ");
-    size_t o = strlen(body);
+    static const char head[] = "--XyZ\r\nX-Pad: ";
+    size_t o = sizeof head - 1;
+    memcpy(body, head, o);
     memset(body + o, 'a', n);
     body[o + n] = '\0';
     struct seen s = {{0}, 0, 0};
@@ -141,13 +142,13 @@ static void test_header_too_large(void **state)
 static void test_too_many_parts(void **state)
 {
     (void)state;
-    const char *part = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n";
-    size_t plen = strlen(part), n = MULTIPART_PARTS_MAX + 1;
+    static const char part[] = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n";
+    size_t plen = sizeof part - 1, n = MULTIPART_PARTS_MAX + 1;
     char *body = malloc(plen * n + 16);
     assert_non_null(body);
     for (size_t i = 0; i < n; i++)
         memcpy(body + i * plen, part, plen);
-    strcpy(body + plen * n, "--XyZ--");
+    snprintf(body + plen * n, 16, "--XyZ--");
     struct seen s = {{0}, 0, 0};
     assert_int_equal(parse(body, 0, &s), -E2BIG);
     free(body);

@@ -1,7 +1,7 @@
 /* test_scoring: the twelve IBIS-X criterion scores and the weighted score, against a table
  * of hand-computed values; weight parsing and normalisation. */
-#include "../../services/selection/src/meta.c"
-#include "../../services/selection/src/scoring.c"
+#include "../../services/selection/src/meta.c"    // NOLINT(bugprone-suspicious-include)
+#include "../../services/selection/src/scoring.c" // NOLINT(bugprone-suspicious-include)
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAGIC         "IBXC"
+#define MAGIC_LEN 4
+static const unsigned char MAGIC[MAGIC_LEN] = {'I', 'B', 'X', 'C'};
 #define HEADER_LEN    8
 #define TRAILER_LEN   12
 #define CHUNK_HDR_LEN 8
@@ -277,7 +278,7 @@ static int send_header(struct colf_writer *w)
     unsigned char h[HEADER_LEN];
     if (w->off != 0)
         return 0;
-    memcpy(h, MAGIC, 4);
+    memcpy(h, MAGIC, MAGIC_LEN);
     put_le(h + 4, COLF_VERSION, 2);
     put_le(h + 6, 0, 2);
     return send(w, h, sizeof h);
@@ -743,7 +744,7 @@ static int write_footer(struct colf_writer *w, const char *const *types)
     if (rc == 0) {
         put_le(trailer, f.len, 4);
         put_le(trailer + 4, colf_crc32c(0, f.data, f.len), 4);
-        memcpy(trailer + 8, MAGIC, 4);
+        memcpy(trailer + 8, MAGIC, MAGIC_LEN);
         rc = send(w, trailer, sizeof trailer);
     }
     buf_release(&f);
@@ -975,8 +976,8 @@ static int read_footer(struct colf_reader *r)
         rc = read_full(r, r->size - TRAILER_LEN, tail, sizeof tail);
     if (rc)
         return rc;
-    if (memcmp(head, MAGIC, 4) || get_le(head + 4, 2) != COLF_VERSION || get_le(head + 6, 2) ||
-        memcmp(tail + 8, MAGIC, 4))
+    if (memcmp(head, MAGIC, MAGIC_LEN) != 0 || get_le(head + 4, 2) != COLF_VERSION ||
+        get_le(head + 6, 2) != 0 || memcmp(tail + 8, MAGIC, MAGIC_LEN) != 0)
         return -EIO;
     uint64_t flen = get_le(tail, 4);
     if (flen < 16 || flen > r->size - HEADER_LEN - TRAILER_LEN)

@@ -268,7 +268,7 @@ static void col_publish(struct frame *f, struct fcol *c, enum frame_kind kind)
     for (size_t i = 0; i < f->nrows; i++) {
         int miss = c->num ? isnan(c->num[i]) : c->codes ? c->codes[i] < 0 : !c->text[i];
         c->pub.missing += (size_t)miss;
-        if (kind == FRAME_TEMPORAL && !miss && fmod(c->num[i], SECONDS_PER_DAY) != 0)
+        if (kind == FRAME_TEMPORAL && !miss && c->num && fmod(c->num[i], SECONDS_PER_DAY) != 0)
             c->dates_only = 0;
     }
     f->ncols++;
@@ -485,7 +485,7 @@ static int add_texts(struct frame *f, const char *name, const char *type, const 
 {
     struct fcol *c;
     enum frame_kind kind;
-    if (f && f->nrows > 0 && !v)
+    if (!f || (f->nrows > 0 && !v))
         return -EINVAL;
     int rc = col_push(f, name, type, &c);
     if (rc)
@@ -509,8 +509,8 @@ int frame_add_numeric(struct frame *f, const char *name, const char *type, const
     struct fcol *c;
     const char *t = type ? type : "numerical_float";
     enum frame_kind kind = kind_of(t);
-    if (!type_static(t) || (kind != FRAME_NUMERIC && kind != FRAME_TEMPORAL) ||
-        (f && f->nrows > 0 && !v))
+    if (!f || !type_static(t) || (kind != FRAME_NUMERIC && kind != FRAME_TEMPORAL) ||
+        (f->nrows > 0 && !v))
         return -EINVAL;
     int rc = col_push(f, name, t, &c);
     if (rc)
@@ -816,23 +816,25 @@ static json_t *json_time(double t, int dates_only)
 static json_t *cell_json(const struct fcol *c, size_t row)
 {
     const struct frame_column *p = &c->pub;
-    if (p->num && isnan(p->num[row]))
-        return json_null();
-    if (p->kind == FRAME_TEMPORAL)
-        return json_time(p->num[row], c->dates_only);
-    if (p->kind == FRAME_NUMERIC) {
+    if (p->num) { /* numeric and temporal columns */
         double v = p->num[row];
+        if (isnan(v))
+            return json_null();
+        if (p->kind == FRAME_TEMPORAL)
+            return json_time(v, c->dates_only);
         if (strcmp(p->type, "numerical_integer") == 0 && v == floor(v) && fabs(v) < 9.0e15)
             return json_integer((json_int_t)v);
         return json_real(v);
     }
-    if (p->codes && p->codes[row] < 0)
-        return json_null();
-    if (p->kind == FRAME_BOOLEAN)
-        return json_boolean(p->codes[row]);
-    if (p->kind == FRAME_CATEGORICAL)
-        return frame_json_string(p->dict[p->codes[row]]);
-    return p->text[row] ? frame_json_string(p->text[row]) : json_null();
+    if (p->codes) {
+        if (p->codes[row] < 0)
+            return json_null();
+        if (p->kind == FRAME_BOOLEAN)
+            return json_boolean(p->codes[row]);
+        if (p->kind == FRAME_CATEGORICAL)
+            return frame_json_string(p->dict[p->codes[row]]);
+    }
+    return p->text && p->text[row] ? frame_json_string(p->text[row]) : json_null();
 }
 
 int frame_row_json(const struct frame *f, size_t row, json_t **out)

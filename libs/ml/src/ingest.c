@@ -124,7 +124,7 @@ int ingest_new(const struct ingest_opts *o, struct ingest **out)
     int rc = -ENOMEM;
     if (o->filename && !(g->filename = strdup(o->filename)))
         goto fail;
-    g->prev = calloc(g->preview_rows, sizeof(*g->prev));
+    g->prev = calloc(g->preview_rows, sizeof(struct pcell *));
     g->prev_n = calloc(g->preview_rows, sizeof(*g->prev_n));
     if (!g->prev || !g->prev_n)
         goto fail;

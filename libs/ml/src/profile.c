@@ -995,7 +995,8 @@ static int col_distinct(struct pcol *c, uint64_t h, const char *s, size_t len)
         return 0;
     }
     struct vmap *m = &c->map;
-    if ((!m->t || 2 * (m->n + 1) > m->mask + 1) && m->n + 1 <= c->emax && map_grow(m) != 0)
+    /* the first value always allocates the table (emax >= 32) */
+    if ((!m->t || (2 * (m->n + 1) > m->mask + 1 && m->n + 1 <= c->emax)) && map_grow(m) != 0)
         return -ENOMEM;
     size_t i = h & m->mask;
     for (; m->t[i].h; i = (i + 1) & m->mask) {

@@ -322,7 +322,7 @@ static int add_name(struct tabread *r, const char *s, size_t len)
 {
     if (grow((void **)&r->names, &r->names_cap, r->ncols + 1, sizeof(char *)) != 0)
         return fail_nomem(r);
-    char *n = malloc(len + 1);
+    char *n = calloc(1, len + 1);
     if (!n)
         return fail_nomem(r);
     memcpy(n, s, len);
@@ -631,7 +631,7 @@ static int delim_finish(struct tabread *r)
 static int jfail(struct tabread *r, const char *what)
 {
     return fail(r, -EINVAL, "malformed JSON at line %llu, column %llu: %s",
-                (unsigned long long)r->line, (unsigned long long)(r->off - r->line_off + 1), what);
+                (unsigned long long)r->line, (unsigned long long)(r->off - r->line_off) + 1, what);
 }
 
 static int key_slots_grow(struct tabread *r)
@@ -1534,7 +1534,8 @@ int tabread_push(struct tabread *r, const void *data, size_t len)
         take = TABREAD_SNIFF_BYTES - r->sniff_len;
     if (grow((void **)&r->sniff, &r->sniff_cap, r->sniff_len + take + 1, 1) != 0)
         return fail_nomem(r);
-    memcpy(r->sniff + r->sniff_len, data, take);
+    if (take > 0 && data)
+        memcpy(r->sniff + r->sniff_len, data, take);
     r->sniff_len += take;
     if (r->sniff_len < TABREAD_SNIFF_BYTES)
         return 0;

@@ -127,14 +127,14 @@ static int ds_cmp(const void *a, const void *b)
 static int ds_rank(json_t *rows, const struct score_weights *w)
 {
     size_t n = json_array_size(rows);
-    json_t **v = calloc(n ? n : 1, sizeof(*v));
+    json_t **v = calloc(n ? n : 1, sizeof(json_t *));
     if (!v)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         v[i] = json_incref(json_array_get(rows, i));
         score_annotate(v[i], w);
     }
-    qsort(v, n, sizeof(*v), ds_cmp);
+    qsort(v, n, sizeof(json_t *), ds_cmp);
     json_array_clear(rows);
     for (size_t i = 0; i < n; i++)
         json_array_append_new(rows, v[i]);

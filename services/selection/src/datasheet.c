@@ -23,7 +23,7 @@ static const struct {
     {"objective", "general", "what the dataset is for"},
     {"sources", "general", "where the data comes from"},
 };
-#define NREQUIRED (sizeof(required) / sizeof(required[0]))
+static const size_t NREQUIRED = sizeof(required) / sizeof(required[0]);
 
 /* 1 when the value says nothing: absent, null, an empty string or an empty list. */
 static int dsh_missing(const json_t *v)

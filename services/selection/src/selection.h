@@ -65,8 +65,8 @@ int store_erase_user(struct svc *s, const char *user_id) __attribute__((warn_unu
  * columnar_blob_id, profile}]) owned by owner, with derived facts (instances, features,
  * missing figures, version), in one transaction; *out is the stored dataset with its
  * files and columns. -EEXIST when the name is taken. */
-int store_create_dataset(struct svc *s, const char *owner, const json_t *meta,
-                         const json_t *files, json_t **out) __attribute__((warn_unused_result));
+int store_create_dataset(struct svc *s, const char *owner, const json_t *meta, const json_t *files,
+                         json_t **out) __attribute__((warn_unused_result));
 /* A dataset with its files and columns as stored (no visibility check). -ENOENT. */
 int store_dataset_json(struct svc *s, const char *id, json_t **out)
     __attribute__((warn_unused_result));
@@ -89,8 +89,8 @@ int store_visible_file(struct svc *s, const char *ref, const char *file_id, long
     __attribute__((warn_unused_result));
 /* GET /datasets/{id}/stats: per file, each column's stored statistics and the
  * correlations. -ENOENT when unknown or not visible. */
-int store_dataset_stats(struct svc *s, const char *id, const char *user, int admin,
-                        json_t **out) __attribute__((warn_unused_result));
+int store_dataset_stats(struct svc *s, const char *id, const char *user, int admin, json_t **out)
+    __attribute__((warn_unused_result));
 /* The cached quality report under key (a hash of version, file and target). -ENOENT. */
 int store_quality_get(struct svc *s, const char *key, json_t **out)
     __attribute__((warn_unused_result));
@@ -220,8 +220,7 @@ int store_project_delete(struct svc *s, const char *id, const char *user)
 /* Ethical templates as {domain: {ten flags, representativity_level, sample_balance_level}};
  * put replaces the whole set with a validated one. */
 int store_templates_get(struct svc *s, json_t **out) __attribute__((warn_unused_result));
-int store_templates_put(struct svc *s, const json_t *templates)
-    __attribute__((warn_unused_result));
+int store_templates_put(struct svc *s, const json_t *templates) __attribute__((warn_unused_result));
 
 /* ---- datasheet.c: completion status, Croissant, similarity wording; pure ---- */
 /* GET /datasets/{id}/completion for a dataset row (a new object). */

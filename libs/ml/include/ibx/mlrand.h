@@ -77,7 +77,8 @@ static inline uint64_t mlrand_below(struct mlrand *r, uint64_t n)
     __uint128_t m = (__uint128_t)mlrand_next(r) * n;
     uint64_t low = (uint64_t)m;
     if (low < n) {
-        uint64_t threshold = (0 - n) % n;
+        /* n > 0 here (returned above); the analyzer loses that through the 128-bit product */
+        uint64_t threshold = (0 - n) % n; // NOLINT(clang-analyzer-core.DivideZero)
         while (low < threshold) {
             m = (__uint128_t)mlrand_next(r) * n;
             low = (uint64_t)m;
