@@ -11,10 +11,16 @@ function chartLib() {
 }
 
 // Charts drawn inside a node that is being replaced must be destroyed, or they keep
-// listening to resizes: call before re-rendering a screen.
-export function destroyCharts() {
-  for (const c of live) c.destroy();
-  live.clear();
+// listening to resizes: call before re-rendering scope (all charts when no scope). Charts
+// no longer in the document go too; those of another screen stay.
+export function destroyCharts(scope) {
+  for (const c of [...live]) {
+    const canvas = c.canvas;
+    if (!scope || !canvas || !canvas.isConnected || scope.contains(canvas)) {
+      c.destroy();
+      live.delete(c);
+    }
+  }
 }
 
 const ACCENT = '#1f4e79';

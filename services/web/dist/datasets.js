@@ -95,7 +95,7 @@ export function cataloguePage(root, ctx) {
   let form = null;
   function draw() {
     const keepFocus = document.activeElement && document.activeElement.id;
-    destroyCharts();
+    destroyCharts(root);
     if (!form || form.lang !== document.documentElement.lang || form.lists !== cat.domains) {
       const f = filterForm({ values: cat.filters, domains: cat.domains || [], tasks: cat.tasks || [], idPrefix: 'cat' });
       form = { ...f, lang: document.documentElement.lang, lists: cat.domains };
@@ -565,7 +565,7 @@ export function datasetPage(root, ctx, id) {
   }
 
   function drawPage() {
-    destroyCharts();
+    destroyCharts(root);
     if (st.error) {
       const nf = st.error instanceof ApiError && st.error.status === 404;
       root.replaceChildren(el('section', { class: 'page' },

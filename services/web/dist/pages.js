@@ -30,7 +30,12 @@ export function mount(hash, root, ctx) {
   leave();
   const r = ROUTES.find(([re]) => re.test(hash));
   if (!r) return false;
-  current = r[1](root, ctx, hash.match(r[0]));
+  // Each page draws into its own box: answers that reach a page after it was left draw
+  // into a box no longer in the document, never over the next page.
+  const box = document.createElement('div');
+  box.className = 'page-box';
+  root.replaceChildren(box);
+  current = r[1](box, ctx, hash.match(r[0]));
   window.scrollTo(0, 0);
   return true;
 }

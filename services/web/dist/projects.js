@@ -198,7 +198,7 @@ export function projectFormPage(root, ctx, id) {
   function drawPreview() {
     const box = document.getElementById('live-preview');
     if (!box) return;
-    destroyCharts();
+    destroyCharts(box);
     box.replaceChildren(rankedPreview(st.preview));
     box.setAttribute('aria-busy', String(Boolean(st.preview && st.preview.status === 'loading')));
   }
@@ -328,7 +328,7 @@ export function projectPage(root, ctx, id) {
     draw();
   }
   function draw() {
-    destroyCharts();
+    destroyCharts(root);
     if (st.status === 'error') {
       root.replaceChildren(el('section', { class: 'page' },
         el('p', { class: 'crumbs' }, el('a', { href: '#/projects', text: t('nav.projects') })),
