@@ -45,16 +45,24 @@ static const char *th_bin_dir(void)
     return d ? d : "build/release/bin";
 }
 
-static const char *th_binary(const char *svc)
+/* A service name: its binary, its folder under services/ and the argument that selects
+ * its mode ("ml-pipeline-worker" is ibx-pipeline --worker). */
+struct th_kind {
+    const char *name, *bin, *folder, *arg;
+};
+
+static const struct th_kind *th_kind_of(const char *svc)
 {
-    static const char *const map[][2] = {{"gateway", "ibx-gateway"},
-                                         {"selection", "ibx-selection"},
-                                         {"ml-pipeline", "ibx-pipeline"},
-                                         {"xai-engine", "ibx-xai"},
-                                         {"model-serving", "ibx-serving"}};
+    static const struct th_kind map[] = {
+        {"gateway", "ibx-gateway", "gateway", NULL},
+        {"selection", "ibx-selection", "selection", NULL},
+        {"ml-pipeline", "ibx-pipeline", "ml-pipeline", NULL},
+        {"ml-pipeline-worker", "ibx-pipeline", "ml-pipeline", "--worker"},
+        {"xai-engine", "ibx-xai", "xai-engine", NULL},
+        {"model-serving", "ibx-serving", "model-serving", NULL}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        if (strcmp(map[i][0], svc) == 0)
-            return map[i][1];
+        if (strcmp(map[i].name, svc) == 0)
+            return &map[i];
     }
     return NULL;
 }
@@ -121,8 +129,8 @@ static int th_ready(const char *url)
 
 struct th_svc *th_service_start(struct th_stack *st, const char *name, const char *const *extra)
 {
-    const char *b = th_binary(name);
-    if (!b || st->nsvcs >= TH_MAX_SVCS)
+    const struct th_kind *k = th_kind_of(name);
+    if (!k || st->nsvcs >= TH_MAX_SVCS)
         return NULL;
     struct th_svc *s = &st->svcs[st->nsvcs];
     memset(s, 0, sizeof(*s));
@@ -137,7 +145,7 @@ struct th_svc *th_service_start(struct th_stack *st, const char *name, const cha
     snprintf(e[2], 640, "IBX_KAFKA_BROKERS=%s", st->brokers);
     snprintf(e[3], 640, "IBX_JWT_SECRET=%s", st->jwt_secret);
     snprintf(e[4], 640, "IBX_BIND=127.0.0.1");
-    snprintf(e[5], 640, "IBX_MIGRATIONS_DIR=services/%s/migrations", name);
+    snprintf(e[5], 640, "IBX_MIGRATIONS_DIR=services/%s/migrations", k->folder);
     snprintf(e[6], 640, "IBX_ARGON2_MEM_KIB=8192");
     snprintf(e[7], 640, "IBX_ARGON2_OPS=1");
     const char *env[32];
@@ -155,8 +163,8 @@ struct th_svc *th_service_start(struct th_stack *st, const char *name, const cha
         env[n++] = extra[i];
     env[n] = NULL;
     char bin[512];
-    snprintf(bin, sizeof(bin), "%s/%s", th_bin_dir(), b);
-    char *argv[] = {bin, NULL};
+    snprintf(bin, sizeof(bin), "%s/%s", th_bin_dir(), k->bin);
+    char *argv[] = {bin, (char *)k->arg, NULL};
     s->pid = th_spawn(bin, argv, env, s->log);
     st->nsvcs++;
     for (int i = 0; i < 600; i++) {

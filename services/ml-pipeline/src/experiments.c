@@ -167,6 +167,9 @@ static void exp_created(struct http_req *req, struct http_resp *resp, json_t *ru
     const char *user = json_string_value(json_object_get(run, "user_id"));
     if (created && id && user && events_request(s, id, user) == 0)
         store_run_published(s, id);
+    if (created && id && user)
+        (void)events_usage(s, req->request_id, user, req->claims.key_id, id,
+                           json_string_value(json_object_get(run, "algorithm")));
     char loc[128];
     snprintf(loc, sizeof(loc), "/api/v1/experiments/%s", id ? id : "");
     http_resp_header(resp, "Location", loc);
@@ -335,7 +338,7 @@ void exp_model(struct http_req *req, struct http_resp *resp)
     }
     char name[80];
     snprintf(name, sizeof(name), "model-%s.ibxmodel", id);
-    artifact_respond(req->app, resp, model, PL_MODEL_MEDIA, name);
+    artifact_respond(req->app, resp, model, "application/octet-stream", name);
 }
 
 /* ------------------------------------------------------------------ cancel, delete */

@@ -98,6 +98,11 @@ int events_request(struct svc *s, const char *experiment_id, const char *user_id
 /* Publish value (borrowed) on ibx.pipeline.events with key. Failures are logged and
  * returned; callers treat news as best effort (the row is the truth). */
 int events_news(struct svc *s, const char *key, json_t *value);
+/* The pipeline_run usage event on ibx.usage that settles the gateway's quota reservation
+ * for the request that created an experiment (best effort: an unsettled reservation
+ * expires). key_id may be "" or NULL; the algorithm is the usage's "model". */
+int events_usage(struct svc *s, const char *request_id, const char *user_id, const char *key_id,
+                 const char *experiment_id, const char *algorithm);
 /* Consume topic in group, calling handler(ctx, msg) per message (commit after 0). */
 int events_consume(struct svc *s, const char *group, const char *topic, bus_handler_fn handler,
                    void *ctx, struct bus_consumer **out) PL_WUR;
