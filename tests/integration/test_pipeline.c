@@ -497,10 +497,10 @@ static void test_limit_per_user(void **state)
     char body[512], ids[5][64], path[400];
     struct th_resp r;
     for (int i = 0; i < 5; i++) {
-        forest_body(body, sizeof(body), 5000, 100 + i);
+        forest_body(body, sizeof(body), 2000, 100 + i);
         assert_int_equal(submit(carol, body, ids[i], sizeof(ids[i])), 202);
     }
-    forest_body(body, sizeof(body), 5000, 200);
+    forest_body(body, sizeof(body), 2000, 200);
     assert_int_equal(call("POST", "/api/v1/experiments", carol, body, &r), 429);
     char retry[32];
     assert_int_equal(th_resp_header(&r, "Retry-After", retry, sizeof(retry)), 0);
@@ -537,7 +537,7 @@ static void test_cancel_stops_training(void **state)
 {
     char body[512], id[64], path[160];
     long stopped = worker_outcomes(worker, "stopped");
-    forest_body(body, sizeof(body), 20000, 7);
+    forest_body(body, sizeof(body), 2000, 7);
     assert_int_equal(submit(alice, body, id, sizeof(id)), 202);
     wait_training(id, alice);
     snprintf(path, sizeof(path), "/api/v1/experiments/%s/cancel", id);

@@ -316,8 +316,12 @@ static int run_experiment(struct svc *s, const struct run_row *row, const char *
     c.started_ms = clock_mono_ms();
     snprintf(c.last_stage, sizeof(c.last_stage), "loading");
     snprintf(c.request_id, sizeof(c.request_id), "%s", request_id);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* run_watch waits on the monotonic clock */
     pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
+    pthread_cond_init(&c.cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_t watch;
     int watching = pthread_create(&watch, NULL, run_watch, &c) == 0;
     json_t *timings = json_object();
