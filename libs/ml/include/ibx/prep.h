@@ -196,7 +196,7 @@ json_t *prep_schema_json(const struct prep *p);
  *                "center": c, "scale": d, "categories": [...], "other_categories": k,
  *                "outputs": [feature names]}],
  *  "imputed_values": total values imputed in the training rows,
- *  "n_features_in": columns used, "n_features_out": p} */
+ *  "n_features_in": columns used, "n_features_out": p, "identity": bool} */
 json_t *prep_report_json(const struct prep *p);
 
 /* Append the encoding (ibx/mlenc.h envelope, magic "IBXPREP1") to out: 0, -EMSGSIZE,
