@@ -576,6 +576,30 @@ static void test_dead_worker(void **state)
     worker = w2;
 }
 
+/* SIGTERM: the worker stops its training at once, gives the run back, exits cleanly; the
+ * next worker trains it. */
+static void test_worker_stop_gives_back(void **state)
+{
+    char body[512], id[64];
+    forest_body(body, sizeof(body), 400, 12);
+    assert_int_equal(submit(alice, body, id, sizeof(id)), 202);
+    wait_training(id, alice);
+    double t0 = now_s();
+    assert_int_equal(th_service_stop(worker), 0);
+    if (now_s() - t0 > 5.0)
+        fail_msg("the worker took %.1f s to stop", now_s() - t0);
+    json_t *run = get_run(id, alice);
+    assert_string_equal(status_of(run), "pending");
+    assert_int_equal(json_integer_value(json_object_get(run, "attempts")), 0);
+    json_decref(run);
+    worker = th_service_start(&st, "ml-pipeline-worker", pl_env);
+    assert_non_null(worker);
+    run = wait_status(id, alice, "completed|failed", WAIT_S);
+    assert_string_equal(status_of(run), "completed");
+    assert_int_equal(json_integer_value(json_object_get(run, "attempts")), 1);
+    json_decref(run);
+}
+
 static long blobs_with(const char *sha)
 {
     const char *p[] = {sha};
@@ -625,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_limit_per_user),
         cmocka_unit_test(test_cancel_stops_training),
         cmocka_unit_test(test_dead_worker),
+        cmocka_unit_test(test_worker_stop_gives_back),
         cmocka_unit_test(test_delete),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
