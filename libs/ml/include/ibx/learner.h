@@ -94,8 +94,9 @@ const struct learner_info *learner_info_by_id(enum learner_id id);
 /* The body of GET /algorithms (new reference, caller decrefs; NULL on ENOMEM):
  * {"algorithms": [{"name", "display_name", "description", "classification": bool,
  *   "regression": bool, "hyperparameters": [{"name", "type": "int"|"float"|"enum"|"bool",
- *   "min"?, "max"?, "min_exclusive"?, "values"? (enum), "nullable", "default" (null when
- *   nullable), "tasks": ["classification", ...], "description"}]}]} */
+ *   "min"?, "max"?, "min_exclusive"?, "values"? (enum), "nullable", "default" (null: the
+ *   automatic choice the description names), "tasks": ["classification", ...],
+ *   "description"}]}]} */
 json_t *learner_catalogue_json(void);
 
 /* Check an algorithm name and its hyperparameters (hparams may be NULL: {}) for task.
