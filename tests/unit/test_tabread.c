@@ -13,10 +13,15 @@
 #include <cmocka.h>
 
 /* What the callbacks saw, as text: "H:a|b\n" per columns call, then "1|~\n" per row
- * (~ for a missing cell). */
+ * (~ for a missing cell). In batch mode, the previous batch (its cells and their text) is
+ * checked unchanged when the next batch arrives and at the end. */
 struct seen {
     char *out;
     size_t len, cap;
+    const struct colf_cell *prev; /* the previous batch, as delivered */
+    size_t prev_rows, prev_n;
+    char *prev_text; /* its text when delivered */
+    size_t batches;
 };
 
 static void add(struct seen *s, const char *d, size_t n)
@@ -50,10 +55,8 @@ static int on_columns(void *ctx, size_t first, const char *const *names, size_t 
     return 0;
 }
 
-static int on_row(void *ctx, const struct colf_cell *cells, size_t n, uint64_t line)
+static void add_row_text(struct seen *s, const struct colf_cell *cells, size_t n)
 {
-    struct seen *s = ctx;
-    (void)line;
     for (size_t i = 0; i < n; i++) {
         if (i)
             add(s, "|", 1);
@@ -63,10 +66,57 @@ static int on_row(void *ctx, const struct colf_cell *cells, size_t n, uint64_t l
             add(s, "~", 1);
     }
     add(s, "\n", 1);
+}
+
+static int on_row(void *ctx, const struct colf_cell *cells, size_t n, uint64_t line)
+{
+    (void)line;
+    add_row_text(ctx, cells, n);
     return 0;
 }
 
-static const struct tabread_cbs cbs = {on_columns, on_row};
+/* The text of a batch, in a new string. */
+static char *batch_text(const struct colf_cell *cells, size_t rows, size_t n)
+{
+    struct seen t = {0};
+    add(&t, "", 0);
+    for (size_t r = 0; r < rows; r++)
+        add_row_text(&t, cells + r * n, n);
+    return t.out;
+}
+
+/* The previous batch must still read as it did when it was delivered. */
+static void check_prev(struct seen *s)
+{
+    if (!s->prev_text)
+        return;
+    char *now = batch_text(s->prev, s->prev_rows, s->prev_n);
+    assert_string_equal(now, s->prev_text);
+    free(now);
+    free(s->prev_text);
+    s->prev_text = NULL;
+}
+
+static int on_batch(void *ctx, const struct colf_cell *cells, size_t rows, size_t n,
+                    const uint64_t *lines)
+{
+    struct seen *s = ctx;
+    assert_true(rows > 0);
+    for (size_t r = 1; r < rows; r++)
+        assert_true(lines[r] >= lines[r - 1]);
+    check_prev(s);
+    for (size_t r = 0; r < rows; r++)
+        add_row_text(s, cells + r * n, n);
+    s->prev = cells;
+    s->prev_rows = rows;
+    s->prev_n = n;
+    s->prev_text = batch_text(cells, rows, n);
+    s->batches++;
+    return 0;
+}
+
+static const struct tabread_cbs batch_cbs = {on_columns, NULL, on_batch};
+static const struct tabread_cbs cbs = {on_columns, on_row, NULL};
 
 struct run {
     int rc;
@@ -76,12 +126,13 @@ struct run {
     int header;
 };
 
-/* Parse len bytes in chunks of step (0: whole) into *s. */
-static void parse(const char *in, size_t len, const struct tabread_opts *o, size_t step,
-                  struct seen *s, struct run *r)
+/* Parse len bytes in chunks of step (0: whole) into *s, rows one by one (batch 0) or in
+ * batches (1). */
+static void parse_mode(const char *in, size_t len, const struct tabread_opts *o, size_t step,
+                       int batch, struct seen *s, struct run *r)
 {
     struct tabread *t = NULL;
-    assert_int_equal(tabread_new(o, &cbs, s, &t), 0);
+    assert_int_equal(tabread_new(o, batch ? &batch_cbs : &cbs, s, &t), 0);
     int rc = 0;
     size_t pos = 0;
     while (rc == 0 && pos < len) {
@@ -96,7 +147,23 @@ static void parse(const char *in, size_t len, const struct tabread_opts *o, size
     r->fmt = tabread_format(t);
     r->delim = tabread_delimiter(t);
     r->header = tabread_has_header(t);
+    check_prev(s); /* the last batch lives until tabread_free */
     tabread_free(t);
+}
+
+/* Both ways; the batch way must see the same rows. */
+static void parse(const char *in, size_t len, const struct tabread_opts *o, size_t step,
+                  struct seen *s, struct run *r)
+{
+    struct seen b = {0};
+    struct run rb;
+    parse_mode(in, len, o, step, 0, s, r);
+    parse_mode(in, len, o, step, 1, &b, &rb);
+    assert_int_equal(rb.rc, r->rc);
+    assert_string_equal(rb.msg, r->msg);
+    if (r->rc == 0)
+        assert_string_equal(b.out ? b.out : "", s->out ? s->out : "");
+    free(b.out);
 }
 
 struct ok_case {
@@ -333,6 +400,56 @@ static void test_long_file(void **state)
     free(in);
 }
 
+/* A wide table comes in many batches (TABREAD_BATCH_CELLS), each intact until the next one
+ * is delivered, with the same rows as one by one; so does a JSON file whose new keys cut
+ * batches short. */
+static void test_batches(void **state)
+{
+    (void)state;
+    size_t cap = 8000000, len = 0;
+    char *in = malloc(cap);
+    assert_non_null(in);
+    for (int c = 0; c < 1000; c++)
+        len += (size_t)snprintf(in + len, cap - len, "%sc%d", c ? "," : "", c);
+    len += (size_t)snprintf(in + len, cap - len, "\r\n");
+    for (int r = 0; r < 300; r++)
+        for (int c = 0; c < 1000; c++)
+            len += (size_t)snprintf(in + len, cap - len, c % 7 == 3 ? "\"q\"\"%d\n\"%s" : "%d%s",
+                                    r * c, c == 999 ? "\r\n" : ",");
+    static const size_t steps[] = {0, 1, 4093, 65536};
+    for (size_t s = 0; s < 4; s++) {
+        struct seen one = {0}, many = {0};
+        struct run r1, r2;
+        parse_mode(in, len, NULL, steps[s], 0, &one, &r1);
+        parse_mode(in, len, NULL, steps[s], 1, &many, &r2);
+        assert_int_equal(r1.rc, 0);
+        assert_int_equal(r2.rc, 0);
+        assert_string_equal(one.out, many.out);
+        assert_true(many.batches >= 300 * 1000 / TABREAD_BATCH_CELLS);
+        free(one.out);
+        free(many.out);
+    }
+    len = 0;
+    len += (size_t)snprintf(in + len, cap - len, "[");
+    for (int r = 0; r < 3000; r++)
+        len += (size_t)snprintf(in + len, cap - len, "%s{\"a\":%d,\"k%d\":\"x\\ty\"}", r ? "," : "",
+                                r, r % 500 == 7 ? r : 0);
+    len += (size_t)snprintf(in + len, cap - len, "]");
+    for (size_t s = 0; s < 4; s++) {
+        struct seen one = {0}, many = {0};
+        struct run r1, r2;
+        parse_mode(in, len, NULL, steps[s], 0, &one, &r1);
+        parse_mode(in, len, NULL, steps[s], 1, &many, &r2);
+        assert_int_equal(r1.rc, 0);
+        assert_int_equal(r2.rc, 0);
+        assert_string_equal(one.out, many.out);
+        assert_true(many.batches >= 6);
+        free(one.out);
+        free(many.out);
+    }
+    free(in);
+}
+
 static int refuse_row(void *ctx, const struct colf_cell *cells, size_t n, uint64_t line)
 {
     (void)ctx, (void)cells, (void)n;
@@ -342,7 +459,7 @@ static int refuse_row(void *ctx, const struct colf_cell *cells, size_t n, uint64
 static void test_callback_error(void **state)
 {
     (void)state;
-    const struct tabread_cbs c2 = {NULL, refuse_row};
+    const struct tabread_cbs c2 = {NULL, refuse_row, NULL};
     struct tabread *t = NULL;
     assert_int_equal(tabread_new(NULL, &c2, NULL, &t), 0);
     assert_int_equal(tabread_push(t, "a\n1\n2\n3\n", 8), 0);
@@ -368,10 +485,10 @@ static void test_null_like(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_formats),     cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_wide_header), cmocka_unit_test(test_sticky),
-        cmocka_unit_test(test_long_file),   cmocka_unit_test(test_callback_error),
-        cmocka_unit_test(test_null_like),
+        cmocka_unit_test(test_formats),        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_wide_header),    cmocka_unit_test(test_sticky),
+        cmocka_unit_test(test_long_file),      cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_callback_error), cmocka_unit_test(test_null_like),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

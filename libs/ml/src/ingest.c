@@ -107,7 +107,7 @@ static int on_row(void *ctx, const struct colf_cell *cells, size_t n, uint64_t l
     return 0;
 }
 
-static const struct tabread_cbs cbs = {on_columns, on_row};
+static const struct tabread_cbs cbs = {on_columns, on_row, NULL};
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 

@@ -72,7 +72,6 @@ struct tabread {
     enum tabread_format fmt;
     char delim;
     int has_header;
-    unsigned char special[256]; /* delimited: bytes that end an unquoted run */
     /* sniffing */
     char *sniff;
     size_t sniff_len, sniff_cap;
@@ -81,9 +80,17 @@ struct tabread {
     uint64_t vline, vcol; /* line and column at the end of validated input */
     /* position in the parsed stream */
     uint64_t off, line, line_off;
-    /* the row under construction */
-    char *row;
-    size_t row_len, row_cap;
+    /* Text of the rows of the current batch and of the row under construction, in an arena
+     * (row[0..row_len)): delimited input is copied in and split in place (quoted fields
+     * are unescaped in place), JSON values are decoded into it. The current row starts at
+     * row_base; the arena of the previous batch is alt, kept until the next batch call
+     * returns. */
+    char *row, *alt;
+    size_t row_len, row_cap, alt_cap;
+    size_t row_base;
+    size_t scan;      /* delimited: the next byte to parse */
+    size_t fw;        /* delimited: where the current field's next byte goes */
+    size_t row_bytes; /* delimited: bytes of the current row's finished fields */
     struct field *f;
     size_t nf, f_cap;
     size_t fstart;
@@ -91,8 +98,12 @@ struct tabread {
     uint64_t row_line, quote_line;
     int dstate;
     int header_done;
-    struct colf_cell *cells;
-    size_t cells_cap;
+    /* rows of the current batch (bn rows of bcols cells) and of the previous one */
+    struct colf_cell *cells, *alt_cells;
+    size_t cells_cap, alt_cells_cap;
+    uint64_t *lines, *alt_lines;
+    size_t lines_cap, alt_lines_cap;
+    size_t bn, bcols;
     /* columns */
     char **names;
     size_t ncols, names_cap;
@@ -292,27 +303,113 @@ static int validate(struct tabread *r, const unsigned char *p, size_t n)
 
 /* ---- rows and columns ------------------------------------------------------------------ */
 
+/* Shift the current row's offsets down by d (its text moved from row_base to 0). */
+static void rebase(struct tabread *r, size_t d)
+{
+    if (r->stage == ST_JSON) {
+        for (size_t i = 0; i < r->ncols; i++)
+            if (r->f[i].gen == r->j.gen)
+                r->f[i].off -= (uint32_t)d;
+    } else {
+        size_t limit = r->header_done ? r->ncols : r->max_cols;
+        size_t kept = r->nf < limit ? r->nf : limit;
+        for (size_t i = 0; i < kept; i++)
+            r->f[i].off -= (uint32_t)d;
+        r->scan -= d;
+        r->fw -= d;
+    }
+    r->fstart -= d;
+    r->row_len -= d;
+    r->row_base = 0;
+}
+
+/* Deliver the rows of the current batch (batch callback). */
+static int deliver(struct tabread *r)
+{
+    if (r->bn == 0)
+        return 0;
+    int rc = r->cbs.batch(r->ctx, r->cells, r->bn, r->bcols, r->lines);
+    if (rc < 0)
+        return fail(r, rc, "line %llu: the rows were refused (%d)", (unsigned long long)r->lines[0],
+                    rc);
+    r->rows += r->bn;
+    r->bn = 0;
+    return 0;
+}
+
+/* Deliver the batch and go on in the other arena with the text after the delivered rows
+ * (the row under construction, and delimited text not parsed yet). */
+static int flush(struct tabread *r)
+{
+    if (deliver(r) != 0)
+        return r->err;
+    /* the previous batch is released: its arena and arrays take the next one */
+    size_t keep = r->row_len - r->row_base;
+    if (grow((void **)&r->alt, &r->alt_cap, keep + 1, 1) != 0)
+        return fail_nomem(r);
+    if (keep)
+        memcpy(r->alt, r->row + r->row_base, keep);
+    rebase(r, r->row_base);
+    char *t = r->row;
+    r->row = r->alt;
+    r->alt = t;
+    size_t tc = r->row_cap;
+    r->row_cap = r->alt_cap;
+    r->alt_cap = tc;
+    struct colf_cell *tcell = r->cells;
+    r->cells = r->alt_cells;
+    r->alt_cells = tcell;
+    tc = r->cells_cap;
+    r->cells_cap = r->alt_cells_cap;
+    r->alt_cells_cap = tc;
+    uint64_t *tl = r->lines;
+    r->lines = r->alt_lines;
+    r->alt_lines = tl;
+    tc = r->lines_cap;
+    r->lines_cap = r->alt_lines_cap;
+    r->alt_lines_cap = tc;
+    return 0;
+}
+
+/* Room for need more bytes in the arena: the text before the current row is dropped (after
+ * delivering the rows it holds) before the arena grows. */
+static int make_room(struct tabread *r, size_t need)
+{
+    if (r->row_len + need + 1 <= r->row_cap)
+        return 0;
+    if (r->row_base > 0) {
+        if (r->bn > 0) {
+            if (flush(r) != 0)
+                return r->err;
+        } else {
+            memmove(r->row, r->row + r->row_base, r->row_len - r->row_base);
+            rebase(r, r->row_base);
+        }
+        if (r->row_len + need + 1 <= r->row_cap)
+            return 0;
+    }
+    size_t cap = r->row_cap ? r->row_cap : 2 * TABREAD_BATCH_BYTES;
+    while (cap < r->row_len + need + 1)
+        cap *= 2;
+    char *tmp = realloc(r->row, cap);
+    if (!tmp)
+        return fail_nomem(r);
+    r->row = tmp;
+    r->row_cap = cap;
+    return 0;
+}
+
+/* JSON: append decoded bytes to the current value. */
 static int row_append(struct tabread *r, const void *d, size_t n)
 {
-    if (r->row_len - r->fstart + n > r->max_field && r->stage == ST_JSON)
+    if (r->row_len - r->fstart + n > r->max_field)
         return fail(r, -EMSGSIZE, "line %llu: a value longer than %zu bytes",
                     (unsigned long long)r->line, r->max_field);
-    if (r->row_len - r->fstart + n > r->max_field)
-        return fail(r, -EMSGSIZE, "line %llu, column %zu: a field longer than %zu bytes",
-                    (unsigned long long)r->row_line, r->nf + 1, r->max_field);
-    if (r->row_len + n > TABREAD_MAX_ROW_BYTES)
+    if (r->row_len - r->row_base + n > TABREAD_MAX_ROW_BYTES)
         return fail(r, -EMSGSIZE, "line %llu: a row longer than %u bytes",
                     (unsigned long long)r->row_line, TABREAD_MAX_ROW_BYTES);
-    if (r->row_len + n + 1 > r->row_cap) {
-        size_t cap = r->row_cap ? r->row_cap : 4096;
-        while (cap < r->row_len + n + 1)
-            cap *= 2;
-        char *tmp = realloc(r->row, cap);
-        if (!tmp)
-            return fail_nomem(r);
-        r->row = tmp;
-        r->row_cap = cap;
-    }
+    if (make_room(r, n) != 0)
+        return r->err;
     memcpy(r->row + r->row_len, d, n);
     r->row_len += n;
     return 0;
@@ -331,31 +428,44 @@ static int add_name(struct tabread *r, const char *s, size_t len)
     return 0;
 }
 
-static int make_cells(struct tabread *r, size_t n)
+/* A cell of len bytes at s: missing when null-like. */
+static inline struct colf_cell cell_of(const char *s, size_t len)
 {
-    if (grow((void **)&r->cells, &r->cells_cap, n ? n : 1, sizeof(*r->cells)) != 0)
-        return fail_nomem(r);
-    return 0;
+    struct colf_cell c = {s, len};
+    if (len == 0 ||
+        (len <= 9 && (s[0] == 'N' || s[0] == 'n' || s[0] == 'u') && tabread_is_null_like(s, len)))
+        c.s = NULL, c.len = 0;
+    return c;
 }
 
-static void set_cell(struct tabread *r, size_t i, const struct field *f)
+/* The cells for the next row (n of them), in the current batch. */
+static struct colf_cell *row_cells(struct tabread *r, size_t n)
 {
-    const char *s = r->row + f->off;
-    if (tabread_is_null_like(s, f->len)) {
-        r->cells[i].s = NULL;
-        r->cells[i].len = 0;
-    } else {
-        r->cells[i].s = s;
-        r->cells[i].len = f->len;
+    size_t per = n ? n : 1;
+    size_t rows = r->bn + 1;
+    if (grow((void **)&r->cells, &r->cells_cap, rows * per, sizeof(*r->cells)) != 0 ||
+        grow((void **)&r->lines, &r->lines_cap, rows, sizeof(*r->lines)) != 0) {
+        fail_nomem(r);
+        return NULL;
     }
+    return r->cells + r->bn * per;
 }
 
-static int emit_row(struct tabread *r, size_t n, uint64_t line)
+/* The row whose cells row_cells gave is complete: deliver it (row callback) or keep it in the
+ * batch, delivered when full. */
+static int add_row(struct tabread *r, size_t n, uint64_t line)
 {
-    int rc = r->cbs.row ? r->cbs.row(r->ctx, r->cells, n, line) : 0;
-    if (rc < 0)
-        return fail(r, rc, "line %llu: the row was refused (%d)", (unsigned long long)line, rc);
-    r->rows++;
+    if (!r->cbs.batch) {
+        int rc = r->cbs.row ? r->cbs.row(r->ctx, r->cells, n, line) : 0;
+        if (rc < 0)
+            return fail(r, rc, "line %llu: the row was refused (%d)", (unsigned long long)line, rc);
+        r->rows++;
+        return 0;
+    }
+    r->lines[r->bn++] = line;
+    r->bcols = n;
+    if (r->bn * (n ? n : 1) >= TABREAD_BATCH_CELLS || r->row_base >= TABREAD_BATCH_BYTES)
+        return flush(r);
     return 0;
 }
 
@@ -437,20 +547,29 @@ fail_mem:
 
 /* ---- delimited rows ------------------------------------------------------------------- */
 
-static int end_field(struct tabread *r)
+#define SLICE_BYTES (64u << 10) /* delimited input is copied into the arena this much at a time */
+
+/* The field [off, off + len) of the arena is complete. */
+static int add_field(struct tabread *r, size_t off, size_t len)
 {
+    if (len > r->max_field)
+        return fail(r, -EMSGSIZE, "line %llu, column %zu: a field longer than %zu bytes",
+                    (unsigned long long)r->row_line, r->nf + 1, r->max_field);
+    r->row_bytes += len;
+    if (r->row_bytes > TABREAD_MAX_ROW_BYTES)
+        return fail(r, -EMSGSIZE, "line %llu: a row longer than %u bytes",
+                    (unsigned long long)r->row_line, TABREAD_MAX_ROW_BYTES);
     size_t limit = r->header_done ? r->ncols : r->max_cols;
     if (r->nf < limit) {
-        if (grow((void **)&r->f, &r->f_cap, r->nf + 1, sizeof(*r->f)) != 0)
+        if (r->nf >= r->f_cap && grow((void **)&r->f, &r->f_cap, r->nf + 1, sizeof(*r->f)) != 0)
             return fail_nomem(r);
-        r->f[r->nf].off = (uint32_t)r->fstart;
-        r->f[r->nf].len = (uint32_t)(r->row_len - r->fstart);
+        r->f[r->nf].off = (uint32_t)off;
+        r->f[r->nf].len = (uint32_t)len;
     } else if (!r->header_done) {
         return fail(r, -E2BIG, "line %llu: more than %zu columns (the limit)",
                     (unsigned long long)r->row_line, r->max_cols);
     }
     r->nf++;
-    r->fstart = r->row_len;
     r->fquoted = 0;
     return 0;
 }
@@ -471,44 +590,60 @@ static int first_record(struct tabread *r)
     return r->has_header ? 1 : 0;
 }
 
+static void row_reset(struct tabread *r)
+{
+    r->nf = 0;
+    r->row_bytes = 0;
+    r->fquoted = 0;
+}
+
+/* The fields of the current row are complete (row_base is already past it). */
 static int end_row(struct tabread *r)
 {
-    int rc = 0;
-    if (!r->header_done && (rc = first_record(r)) != 0)
-        goto reset;
+    if (!r->header_done) {
+        int rc = first_record(r);
+        if (rc != 0) {
+            row_reset(r);
+            return rc < 0 ? rc : 0;
+        }
+    }
     if (r->nf != r->ncols) {
         return fail(r, -EINVAL, "line %llu: %zu fields, but the %s has %zu",
                     (unsigned long long)r->row_line, r->nf, r->has_header ? "header" : "first row",
                     r->ncols);
     }
-    if (make_cells(r, r->ncols) != 0)
+    struct colf_cell *c = row_cells(r, r->ncols);
+    if (!c)
         return r->err;
+    const char *base = r->row;
+    const struct field *f = r->f;
     for (size_t i = 0; i < r->ncols; i++)
-        set_cell(r, i, &r->f[i]);
-    rc = emit_row(r, r->ncols, r->row_line);
-reset:
-    if (rc < 0)
-        return rc;
-    r->row_len = 0;
-    r->nf = 0;
-    r->fstart = 0;
-    r->fquoted = 0;
-    return 0;
+        c[i] = cell_of(base + f[i].off, f[i].len);
+    row_reset(r);
+    return add_row(r, r->ncols, r->row_line);
 }
 
-/* A line terminator ended the current record. */
-static int end_line(struct tabread *r)
+/* The field [off, off + len) ended at the delimiter or line end at q. */
+static int field_end(struct tabread *r, size_t off, size_t len, size_t q)
 {
-    int rc = 0;
-    if (r->nf == 0 && r->row_len == 0 && !r->fquoted) {
-        r->line++; /* an empty line */
-        r->row_line = r->line;
-        return 0;
+    unsigned char c = (unsigned char)r->row[q];
+    r->scan = q + 1;
+    if (c == (unsigned char)r->delim) {
+        r->dstate = D_FIELD_START;
+        return add_field(r, off, len);
     }
-    if ((rc = end_field(r)) != 0 || (rc = end_row(r)) != 0)
-        return rc;
+    if (r->nf == 0 && len == 0 && !r->fquoted) { /* an empty line */
+        r->row_base = r->scan;
+    } else {
+        if (add_field(r, off, len) != 0)
+            return r->err;
+        r->row_base = r->scan;
+        if (end_row(r) != 0)
+            return r->err;
+    }
     r->line++;
     r->row_line = r->line;
+    r->dstate = c == '\r' ? D_AFTER_CR : D_FIELD_START;
     return 0;
 }
 
@@ -520,89 +655,170 @@ static size_t count_nl(const unsigned char *p, size_t n)
     return c;
 }
 
-/* In D_QUOTED: copy up to the next '"'. Returns bytes consumed or a negative error. */
-static long quoted_run(struct tabread *r, const unsigned char *p, const unsigned char *end)
+/* The first byte of a[i..n) that is d, '\n' or '\r'; n when none. Eight bytes at a time: the
+ * lowest byte flagged by the zero-byte test is always a real match. */
+static inline size_t find_special(const unsigned char *a, size_t i, size_t n, unsigned char d)
 {
-    const unsigned char *q = memchr(p, '"', (size_t)(end - p));
-    size_t n = (size_t)((q ? q : end) - p);
-    r->line += count_nl(p, n);
-    if (row_append(r, p, n) != 0)
-        return r->err;
-    if (q) {
-        r->dstate = D_QUOTE_END;
-        n++;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+    const uint64_t md = lo * d, mn = lo * '\n', mr = lo * '\r';
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, a + i, 8);
+        uint64_t x = w ^ md, y = w ^ mn, z = w ^ mr;
+        uint64_t t = (((x - lo) & ~x) | ((y - lo) & ~y) | ((z - lo) & ~z)) & hi;
+        if (t)
+            return i + ((size_t)__builtin_ctzll(t) >> 3);
     }
-    return (long)n;
+#endif
+    while (i < n && a[i] != d && a[i] != '\n' && a[i] != '\r')
+        i++;
+    return i;
 }
 
-/* In D_UNQUOTED: copy up to the next special byte and handle it. */
-static long unquoted_run(struct tabread *r, const unsigned char *p, const unsigned char *end)
+/* D_FIELD_START: unquoted fields, row after row, until a quote opens a field, the text
+ * ends inside a field, or a lone CR needs the next byte. */
+static int plain_fields(struct tabread *r)
 {
-    const unsigned char *q = p;
-    const unsigned char *sp = r->special;
-    while (q < end && !sp[*q])
-        q++;
-    if (q > p && row_append(r, p, (size_t)(q - p)) != 0)
-        return r->err;
-    if (q == end)
-        return (long)(q - p);
-    int rc;
-    if (*q == (unsigned char)r->delim) {
-        rc = end_field(r);
-        r->dstate = D_FIELD_START;
-    } else {
-        rc = end_line(r);
-        r->dstate = *q == '\r' ? D_AFTER_CR : D_FIELD_START;
+    const unsigned char d = (unsigned char)r->delim;
+    while (r->scan < r->row_len) {
+        const unsigned char *a = (const unsigned char *)r->row;
+        size_t i = r->scan, n = r->row_len;
+        if (a[i] == '"') {
+            r->fquoted = 1;
+            r->quote_line = r->line;
+            r->fstart = r->fw = r->scan = i + 1;
+            r->dstate = D_QUOTED;
+            return 0;
+        }
+        size_t q = find_special(a, i, n, d);
+        if (q == n) {
+            r->fstart = i;
+            r->fw = r->scan = n;
+            r->dstate = D_UNQUOTED;
+            return 0;
+        }
+        if (a[q] == d) {
+            r->scan = q + 1;
+            if (add_field(r, i, q - i) != 0)
+                return r->err;
+            continue;
+        }
+        if (field_end(r, i, q - i, q) != 0)
+            return r->err;
+        if (r->dstate == D_AFTER_CR)
+            return 0;
     }
-    return rc ? rc : (long)(q + 1 - p);
-}
-
-/* In D_QUOTE_END: a '"' just closed (or escaped) a quote. */
-static long after_quote(struct tabread *r, const unsigned char *p)
-{
-    if (*p == '"') {
-        r->dstate = D_QUOTED;
-        return row_append(r, "\"", 1) ? r->err : 1;
-    }
-    r->dstate = D_UNQUOTED; /* the terminator or trailing text is handled there */
+    r->fstart = r->fw = r->scan;
     return 0;
 }
 
-static int delim_chunk(struct tabread *r, const unsigned char *p, size_t n)
+/* D_UNQUOTED: the rest of a field whose text so far is [fstart, fw); the bytes after a
+ * closing quote move down to fw. */
+static int unquoted_rest(struct tabread *r)
 {
-    const unsigned char *end = p + n;
-    while (p < end) {
-        long used = 0;
+    unsigned char *a = (unsigned char *)r->row;
+    size_t q = find_special(a, r->scan, r->row_len, (unsigned char)r->delim);
+    size_t n = q - r->scan;
+    if (n && r->fw != r->scan)
+        memmove(a + r->fw, a + r->scan, n);
+    r->fw += n;
+    r->scan = q;
+    if (q == r->row_len)
+        return 0;
+    return field_end(r, r->fstart, r->fw - r->fstart, q);
+}
+
+/* D_QUOTED: text up to the next '"', moved down to fw. */
+static int quoted_run(struct tabread *r)
+{
+    unsigned char *a = (unsigned char *)r->row;
+    const unsigned char *q = memchr(a + r->scan, '"', r->row_len - r->scan);
+    size_t stop = q ? (size_t)(q - a) : r->row_len;
+    size_t n = stop - r->scan;
+    r->line += count_nl(a + r->scan, n);
+    if (n && r->fw != r->scan)
+        memmove(a + r->fw, a + r->scan, n);
+    r->fw += n;
+    r->scan = stop;
+    if (q) {
+        r->scan++;
+        r->dstate = D_QUOTE_END;
+    }
+    return 0;
+}
+
+/* D_QUOTE_END: a '"' just closed (or escaped) a quote. */
+static void after_quote(struct tabread *r)
+{
+    if (r->row[r->scan] == '"') {
+        r->row[r->fw++] = '"';
+        r->scan++;
+        r->dstate = D_QUOTED;
+        return;
+    }
+    r->dstate = D_UNQUOTED; /* the terminator or trailing text is handled there */
+}
+
+/* A field still open at the end of the text so far must already fit the limits. */
+static int check_partial(struct tabread *r)
+{
+    if (r->dstate != D_UNQUOTED && r->dstate != D_QUOTED && r->dstate != D_QUOTE_END)
+        return 0;
+    size_t len = r->fw - r->fstart;
+    if (len > r->max_field)
+        return fail(r, -EMSGSIZE, "line %llu, column %zu: a field longer than %zu bytes",
+                    (unsigned long long)r->row_line, r->nf + 1, r->max_field);
+    if (r->row_bytes + len > TABREAD_MAX_ROW_BYTES)
+        return fail(r, -EMSGSIZE, "line %llu: a row longer than %u bytes",
+                    (unsigned long long)r->row_line, TABREAD_MAX_ROW_BYTES);
+    return 0;
+}
+
+/* Parse the arena from scan to row_len. */
+static int delim_parse(struct tabread *r)
+{
+    while (r->scan < r->row_len) {
+        int rc = 0;
         switch (r->dstate) {
         case D_AFTER_CR:
+            if (r->row[r->scan] == '\n')
+                r->row_base = ++r->scan;
             r->dstate = D_FIELD_START;
-            used = *p == '\n';
             break;
         case D_FIELD_START:
-            if (*p == '"') {
-                r->fquoted = 1;
-                r->quote_line = r->line;
-                r->dstate = D_QUOTED;
-                used = 1;
-            } else {
-                r->dstate = D_UNQUOTED;
-            }
+            rc = plain_fields(r);
             break;
         case D_UNQUOTED:
-            used = unquoted_run(r, p, end);
+            rc = unquoted_rest(r);
             break;
         case D_QUOTED:
-            used = quoted_run(r, p, end);
+            rc = quoted_run(r);
             break;
         case D_QUOTE_END:
-            used = after_quote(r, p);
+            after_quote(r);
             break;
         default:
             return fail(r, -EINVAL, "internal parser state");
         }
-        if (used < 0)
-            return (int)used;
-        p += used;
+        if (rc != 0)
+            return rc;
+    }
+    return check_partial(r);
+}
+
+static int delim_chunk(struct tabread *r, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        size_t take = n < SLICE_BYTES ? n : SLICE_BYTES;
+        if (make_room(r, take) != 0)
+            return r->err;
+        memcpy(r->row + r->row_len, p, take);
+        r->row_len += take;
+        if (delim_parse(r) != 0)
+            return r->err;
+        p += take;
+        n -= take;
     }
     return 0;
 }
@@ -612,13 +828,17 @@ static int delim_finish(struct tabread *r)
     if (r->dstate == D_QUOTED)
         return fail(r, -EINVAL, "line %llu: unterminated quoted field (opened on line %llu)",
                     (unsigned long long)r->line, (unsigned long long)r->quote_line);
-    if (r->nf > 0 || r->row_len > 0 || r->fquoted) {
-        int rc = end_field(r);
-        if (rc == 0)
-            rc = end_row(r);
-        if (rc != 0)
-            return rc;
+    int open = r->dstate == D_UNQUOTED || r->dstate == D_QUOTE_END;
+    if (r->nf > 0 || open) {
+        size_t off = open ? r->fstart : r->scan, len = open ? r->fw - r->fstart : 0;
+        if (add_field(r, off, len) != 0)
+            return r->err;
+        r->row_base = r->row_len;
+        if (end_row(r) != 0)
+            return r->err;
     }
+    if (r->cbs.batch && deliver(r) != 0)
+        return r->err;
     if (!r->header_done)
         return fail(r, -EINVAL, "empty file");
     if (r->rows == 0)
@@ -697,25 +917,28 @@ static void obj_begin(struct tabread *r)
     j->obj_line = r->line;
     j->state = J_OBJ_KEY;
     j->first = 1;
-    r->row_len = 0;
-    r->fstart = 0;
+    r->row_base = r->row_len;
+    r->fstart = r->row_len;
 }
 
 static int obj_end(struct tabread *r)
 {
     struct jparse *j = &r->j;
     j->objects++;
-    if (emit_columns(r, j->first_new) != 0 || make_cells(r, r->ncols) != 0)
+    /* rows before new columns go out first: every row of a batch has the same columns */
+    if (j->first_new < r->ncols && r->bn > 0 && flush(r) != 0)
+        return r->err;
+    if (emit_columns(r, j->first_new) != 0)
+        return r->err;
+    struct colf_cell *c = row_cells(r, r->ncols);
+    if (!c)
         return r->err;
     for (size_t i = 0; i < r->ncols; i++) {
-        if (r->f[i].gen == j->gen) {
-            set_cell(r, i, &r->f[i]);
-        } else {
-            r->cells[i].s = NULL;
-            r->cells[i].len = 0;
-        }
+        const struct field *f = &r->f[i];
+        c[i] = f->gen == j->gen ? cell_of(r->row + f->off, f->len) : (struct colf_cell){NULL, 0};
     }
-    if (emit_row(r, r->ncols, j->obj_line) != 0)
+    r->row_base = r->row_len;
+    if (add_row(r, r->ncols, j->obj_line) != 0)
         return r->err;
     j->state = r->fmt == TABREAD_JSON ? J_ARR_NEXT : J_TOP;
     return 0;
@@ -1162,6 +1385,8 @@ static int json_finish(struct tabread *r)
         return fail(r, -EINVAL, "no data rows (an empty array)");
     if (r->ncols == 0)
         return fail(r, -EINVAL, "no columns (every object is empty)");
+    if (r->cbs.batch && deliver(r) != 0)
+        return r->err;
     return 0;
 }
 
@@ -1453,6 +1678,8 @@ static int start_parse(struct tabread *r)
 {
     r->line = 1;
     r->row_line = 1;
+    if (make_room(r, 1) != 0)
+        return r->err;
     if (r->fmt == TABREAD_JSON || r->fmt == TABREAD_JSONL) {
         r->stage = ST_JSON;
         r->has_header = 1;
@@ -1460,10 +1687,6 @@ static int start_parse(struct tabread *r)
         return 0;
     }
     r->stage = ST_DELIM;
-    memset(r->special, 0, sizeof(r->special));
-    r->special[(unsigned char)r->delim] = 1;
-    r->special['\n'] = 1;
-    r->special['\r'] = 1;
     return 0;
 }
 
@@ -1576,8 +1799,12 @@ void tabread_free(struct tabread *r)
     free(r->names);
     free(r->sniff);
     free(r->row);
+    free(r->alt);
     free(r->f);
     free(r->cells);
+    free(r->alt_cells);
+    free(r->lines);
+    free(r->alt_lines);
     free(r->j.slots);
     free(r);
 }

@@ -52,12 +52,14 @@
 #include <stdint.h>
 
 #define TABREAD_WUR             __attribute__((warn_unused_result))
-#define TABREAD_MAX_COLUMNS     20000u      /* default column cap */
-#define TABREAD_MAX_FIELD_BYTES (1u << 20)  /* default field cap: 1 MiB */
-#define TABREAD_MAX_ROW_BYTES   (64u << 20) /* one row's bytes, all fields together */
-#define TABREAD_SNIFF_BYTES     (64u << 10) /* held back for detection */
-#define TABREAD_SNIFF_RECORDS   50          /* records looked at for delimiter and header */
-#define TABREAD_JSON_DEPTH      64          /* nesting inside one value */
+#define TABREAD_MAX_COLUMNS     20000u       /* default column cap */
+#define TABREAD_MAX_FIELD_BYTES (1u << 20)   /* default field cap: 1 MiB */
+#define TABREAD_MAX_ROW_BYTES   (64u << 20)  /* one row's bytes, all fields together */
+#define TABREAD_SNIFF_BYTES     (64u << 10)  /* held back for detection */
+#define TABREAD_SNIFF_RECORDS   50           /* records looked at for delimiter and header */
+#define TABREAD_JSON_DEPTH      64           /* nesting inside one value */
+#define TABREAD_BATCH_BYTES     (256u << 10) /* text per batch (batch callback) */
+#define TABREAD_BATCH_CELLS     (32u << 10)  /* cells per batch (batch callback) */
 
 enum tabread_format {
     TABREAD_UNKNOWN = 0, /* not yet detected */
@@ -74,15 +76,26 @@ struct tabread_opts {
 };
 
 /* Callbacks return 0 to go on or a negative errno to stop the parser (push/finish then
- * return that value). Everything passed is borrowed for the call only. */
+ * return that value). Everything passed is borrowed (see each callback for how long). */
 struct tabread_cbs {
     /* Columns first .. first+n-1 now exist, named names[i] (NUL-terminated UTF-8).
      * Delimited input: once, before the first row. JSON: before the row that first uses
-     * the new keys (earlier rows are missing in them). */
+     * the new keys (earlier rows are missing in them; rows before that point have all been
+     * delivered). Borrowed for the call. */
     int (*columns)(void *ctx, size_t first, const char *const *names, size_t n);
     /* One data row: cells[i] is column i (s == NULL: missing); n is the current number of
-     * columns. line is the physical line the row starts on. */
+     * columns. line is the physical line the row starts on. Borrowed for the call. Used
+     * only when batch is NULL. */
     int (*row)(void *ctx, const struct colf_cell *cells, size_t n, uint64_t line);
+    /* When set, rows come in batches instead (row is not called): rows rows of n cells each,
+     * row-major (cells[r * n + i] is row r's column i), lines[r] the line row r starts on.
+     * A batch holds up to about TABREAD_BATCH_BYTES of text or TABREAD_BATCH_CELLS cells
+     * (at least one row). The cells, their bytes and lines stay valid and unchanged until
+     * the next batch call returns, or until tabread_free when there is none: a consumer may
+     * keep working on a batch (on another thread) while the parser reads the next one, and
+     * must be done with it by the time its next batch call returns. */
+    int (*batch)(void *ctx, const struct colf_cell *cells, size_t rows, size_t n,
+                 const uint64_t *lines);
 };
 
 struct tabread;
