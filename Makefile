@@ -94,6 +94,11 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
+# unit tests of a service's domain files link those objects (no #include of a .c file);
+# they come after the libraries in $^, so the libraries are named again after them
+$(BUILD)/tests/unit/test_plan: $(BUILD)/obj/services/ml-pipeline/src/plan.o
+$(BUILD)/tests/unit/test_plan: LDLIBS_ALL := $(LIBS_ALL) $(LDLIBS_ALL)
+
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS_OBJ) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka

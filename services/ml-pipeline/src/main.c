@@ -5,6 +5,7 @@
  * /metrics and /openapi.json, on PORT or 8092) and starts the Kafka worker in init: no
  * change to libs/common's svc was needed for a worker mode. */
 #include "pipeline.h"
+#include "plans.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -63,10 +64,20 @@ static const struct http_route routes[] = {
      "cancel a pending or running experiment"},
     {"DELETE", "/api/v1/experiments/{id}", exp_delete, 0, 0,
      "delete an experiment and its model (cancels it first when running)"},
+    {"POST", "/api/v1/pipelines", plans_create, PLAN_BODY_MAX, 0,
+     "run a plan, a DAG of load/preprocess/train/evaluate/compare steps: 202 {id, status}"},
+    {"GET", "/api/v1/pipelines", plans_list, 0, 0, "the caller's plans ?page&page_size"},
+    {"GET", "/api/v1/pipelines/{id}", plans_get, 0, 0,
+     "a plan: each step's state, timing, cache hit, output hash, metrics and ranking"},
+    {"POST", "/api/v1/pipelines/{id}/cancel", plans_cancel, 0, 0,
+     "cancel a pending or running plan"},
+    {"DELETE", "/api/v1/pipelines/{id}", plans_delete, 0, 0,
+     "delete a plan (its cached step outputs stay for other plans)"},
 };
 
 const struct pl_job pl_jobs[] = {
     {PL_REQUESTED_EVENT, worker_experiment_job},
+    {PLAN_REQUESTED_EVENT, plan_run_job},
 };
 const size_t pl_njobs = sizeof(pl_jobs) / sizeof(pl_jobs[0]);
 

@@ -1,5 +1,6 @@
 /* store: the ml-pipeline service's data-rights SQL (export and erasure of a user). */
 #include "pipeline.h"
+#include "plans.h"
 
 #include <ibx/log.h>
 
@@ -22,6 +23,13 @@ json_t *store_export_user(struct svc *s, const char *user_id)
         json_decref(doc);
         return NULL;
     }
+    json_t *plans = store_plans_export_user(s, user_id);
+    if (!plans) {
+        json_decref(doc);
+        return NULL;
+    }
+    json_object_update(doc, plans);
+    json_decref(plans);
     return doc;
 }
 
@@ -39,5 +47,5 @@ int store_erase_user(struct svc *s, const char *user_id)
     for (int i = 0; i < n; i++)
         artifact_release(s, db_val(r, i, 0));
     PQclear(r);
-    return 0;
+    return store_plans_erase_user(s, user_id);
 }

@@ -1,6 +1,7 @@
 /* store_runs: the SQL of experiments (runs): submission, reads, cancel and delete, the
  * worker's claim/progress/outcome, and the sweeper's re-queueing. */
 #include "pipeline.h"
+#include "plans.h"
 
 #include <ibx/ids.h>
 #include <ibx/log.h>
@@ -548,5 +549,6 @@ int store_artifact_referenced(struct svc *s, const char *id)
         return rc;
     rc = PQntuples(r) > 0;
     PQclear(r);
-    return rc;
+    /* a model can also be a plan step's cached output */
+    return rc ? rc : store_plans_artifact_referenced(s, id);
 }

@@ -4,6 +4,7 @@
  * never published or not taken within IBX_PIPELINE_REPUBLISH_S. Several API replicas may
  * sweep at once: rows are taken with FOR UPDATE SKIP LOCKED. */
 #include "pipeline.h"
+#include "plans.h"
 
 #include <ibx/clock.h>
 #include <ibx/log.h>
@@ -89,6 +90,7 @@ static void *sweeper_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         sweep_reap(w->svc, cfg);
         sweep_publish(w->svc, cfg);
+        plan_sweep(w->svc);
         pthread_mutex_lock(&w->mu);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
