@@ -98,6 +98,8 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIBS_ALL)
 # they come after the libraries in $^, so the libraries are named again after them
 $(BUILD)/tests/unit/test_plan: $(BUILD)/obj/services/ml-pipeline/src/plan.o
 $(BUILD)/tests/unit/test_plan: LDLIBS_ALL := $(LIBS_ALL) $(LDLIBS_ALL)
+$(BUILD)/tests/unit/test_runspec: $(BUILD)/obj/services/ml-pipeline/src/runspec.o
+$(BUILD)/tests/unit/test_runspec: LDLIBS_ALL := $(LIBS_ALL) $(LDLIBS_ALL)
 
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS_OBJ) $(LIBS_ALL)
 	@mkdir -p $(dir $@)

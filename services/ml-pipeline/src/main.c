@@ -131,7 +131,7 @@ int main(int argc, char **argv)
 {
     int worker = argc > 1 && strcmp(argv[1], "--worker") == 0;
     struct svc_def def = {
-        .name = "ml-pipeline",
+        .name = worker ? "ml-pipeline-worker" : "ml-pipeline",
         .schema = "pipeline",
         .migrations_dir = "services/ml-pipeline/migrations",
         .default_port = worker ? PL_WORKER_PORT : 8082,
