@@ -41,14 +41,15 @@ static int mem_sink(void *ctx, const void *data, size_t len)
     return 0;
 }
 
-/* Ingest in chunks of step (0: whole). Returns the rc; *doc set on success. */
-static int run(const char *in, const char *filename, size_t step, struct mem *colf, json_t **doc,
-               char *msg, size_t msgn)
+/* Ingest len bytes in chunks of step (0: whole) on threads threads. Returns the rc; *doc set
+ * on success. */
+static int run_n(const char *in, size_t len, const char *filename, size_t step, size_t threads,
+                 struct mem *colf, json_t **doc, char *msg, size_t msgn)
 {
-    struct ingest_opts o = {filename, 0, 0, 0, colf ? mem_sink : NULL, colf};
+    struct ingest_opts o = {filename, 0, 0, 0, colf ? mem_sink : NULL, colf, threads};
     struct ingest *g = NULL;
     assert_int_equal(ingest_new(&o, &g), 0);
-    size_t len = strlen(in), pos = 0;
+    size_t pos = 0;
     int rc = 0;
     while (rc == 0 && pos < len) {
         size_t n = step && step < len - pos ? step : len - pos;
@@ -61,6 +62,13 @@ static int run(const char *in, const char *filename, size_t step, struct mem *co
         snprintf(msg, msgn, "%s", ingest_error(g));
     ingest_free(g);
     return rc;
+}
+
+/* The same with the default threads (one per CPU). */
+static int run(const char *in, const char *filename, size_t step, struct mem *colf, json_t **doc,
+               char *msg, size_t msgn)
+{
+    return run_n(in, strlen(in), filename, step, 0, colf, doc, msg, msgn);
 }
 
 static const char *students = "student_id,Name,math_score,passed,enrolled,label\r\n"
@@ -284,6 +292,87 @@ static void test_columnar_copy(void **state)
     free(bad.d);
 }
 
+/* Row r of a deterministic mixed table at b (cap bytes): CSV, or JSON Lines whose keys come
+ * late. Returns the bytes written. */
+static size_t table_row(char *b, size_t cap, size_t r, uint64_t x, int jsonl)
+{
+    unsigned k = (unsigned)(x >> 40);
+    char income[32];
+    if (k % 50 == 0)
+        snprintf(income, sizeof(income), jsonl ? "null" : "NA");
+    else
+        snprintf(income, sizeof(income), "%u.%02u", k % 99999, k % 100);
+    int w;
+    if (jsonl && r % 4000 == 7)
+        w = snprintf(b, cap, "{\"id\":%zu,\"age\":%u,\"late%zu\":1}\n", r, 18 + k % 70, r);
+    else if (jsonl)
+        w = snprintf(b, cap, "{\"id\":%zu,\"age\":%u,\"income\":%s}\n", r, 18 + k % 70, income);
+    else
+        w = snprintf(b, cap, "%zu,%u,%s,r%u,%s,2024-%02u-%02u,\"w%u, \"\"q\"\"\",0.%06u\n", r,
+                     18 + k % 70, income, k % 9, k % 3 ? "true" : "false", 1 + k % 12, 1 + k % 28,
+                     k % 5000, (unsigned)(x % 1000000));
+    assert_true(w > 0 && (size_t)w < cap);
+    return (size_t)w;
+}
+
+static char *make_table(size_t rows, int jsonl, size_t *len)
+{
+    size_t cap = rows * 160 + 256, n = 0;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    uint64_t x = 88172645463325252ull;
+    if (!jsonl)
+        n += (size_t)snprintf(b, cap, "id,age,income,region,member,day,comment,ratio\n");
+    for (size_t r = 0; r < rows; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        n += table_row(b + n, cap - n, r, x, jsonl);
+    }
+    *len = n;
+    return b;
+}
+
+/* The document and the columnar copy do not depend on the thread count (each column is
+ * profiled by one thread at a time, batch after batch), for CSV and for JSON Lines whose
+ * new keys cut batches short. */
+static void test_threads(void **state)
+{
+    (void)state;
+    static const size_t threads[] = {1, 2, 3, 4};
+    for (int jsonl = 0; jsonl < 2; jsonl++) {
+        size_t len = 0;
+        char *in = make_table(40000, jsonl, &len);
+        char *first = NULL;
+        struct mem m1 = {0};
+        for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+            struct mem m = {0};
+            json_t *doc = NULL;
+            char msg[320];
+            int rc = run_n(in, len, jsonl ? "t.jsonl" : "t.csv", t == 2 ? 65537 : 0, threads[t], &m,
+                           &doc, msg, sizeof(msg));
+            if (rc != 0)
+                fail_msg("threads %zu: %d %s", threads[t], rc, msg);
+            assert_int_equal(json_integer_value(json_object_get(doc, "row_count")), 40000);
+            char *d = json_dumps(doc, JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+            assert_non_null(d);
+            if (!first) {
+                first = d;
+                m1 = m;
+            } else {
+                if (strcmp(d, first) != 0)
+                    fail_msg("threads %zu: another document", threads[t]);
+                assert_int_equal(m.len, m1.len);
+                assert_memory_equal(m.d, m1.d, m.len);
+                free(d);
+                free(m.d);
+            }
+            json_decref(doc);
+        }
+        free(first);
+        free(m1.d);
+        free(in);
+    }
+}
+
 static void test_api(void **state)
 {
     (void)state;
@@ -309,7 +398,7 @@ int main(void)
         cmocka_unit_test(test_document),     cmocka_unit_test(test_suggestions),
         cmocka_unit_test(test_display_name), cmocka_unit_test(test_json_late_columns),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_columnar_copy),
-        cmocka_unit_test(test_api),
+        cmocka_unit_test(test_threads),      cmocka_unit_test(test_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -435,6 +435,181 @@ static void test_cells_and_limits(void **state)
     profile_free(NULL);
 }
 
+/* ---- threads ---------------------------------------------------------------------------- */
+
+#define TCOLS    80
+#define TROWS    6000
+#define TLATE    70 /* columns before TLATE_AT rows; the rest arrive then (as JSON keys do) */
+#define TLATE_AT 2500
+
+/* Generated cells: numbers (integers, decimals, large), dates, categories, booleans, text
+ * and a column that turns to text late, with missing cells; kind by column. */
+struct tcells {
+    char *text;
+    size_t *off, *len; /* TROWS x TCOLS; len (size_t)-1: missing */
+};
+
+static void tcells_make(struct tcells *t)
+{
+    t->text = malloc((size_t)TROWS * TCOLS * 24);
+    t->off = malloc(sizeof(size_t) * TROWS * TCOLS);
+    t->len = malloc(sizeof(size_t) * TROWS * TCOLS);
+    assert_true(t->text && t->off && t->len);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    size_t n = 0;
+    for (size_t r = 0; r < TROWS; r++) {
+        for (size_t c = 0; c < TCOLS; c++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            unsigned k = (unsigned)(x >> 33);
+            char *b = t->text + n;
+            int w;
+            switch (c % 8) {
+            case 0:
+                w = snprintf(b, 24, "%u", k % 1000);
+                break;
+            case 1:
+                w = snprintf(b, 24, "%u.%03u", k % 5000, k % 1000);
+                break;
+            case 2:
+                w = snprintf(b, 24, "20%02u-%02u-%02u", k % 30, 1 + k % 12, 1 + k % 28);
+                break;
+            case 3:
+                w = snprintf(b, 24, "cat%u", k % (c < 64 ? 7 : 90));
+                break;
+            case 4:
+                w = snprintf(b, 24, "%s", k % 3 ? "yes" : "no");
+                break;
+            case 5:
+                w = snprintf(b, 24, "w%u x%zu", k % 100000, r);
+                break;
+            case 6:
+                w = snprintf(b, 24, "%se%d", k % 2 ? "-1.5" : "2.25", (int)(k % 40) - 20);
+                break;
+            default:
+                w = r == 4321 ? snprintf(b, 24, "oops") : snprintf(b, 24, "%u", k);
+                break;
+            }
+            assert_true(w > 0 && w < 24);
+            t->off[r * TCOLS + c] = n;
+            t->len[r * TCOLS + c] = k % 23 == 0 ? (size_t)-1 : (size_t)w;
+            n += (size_t)w;
+        }
+    }
+}
+
+static void tcells_free(struct tcells *t)
+{
+    free(t->text), free(t->off), free(t->len);
+}
+
+/* Rows [r0, r0 + rows) as cells of their first n columns. */
+static void tcells_rows(const struct tcells *t, size_t r0, size_t rows, size_t n,
+                        struct colf_cell *out)
+{
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < n; c++) {
+            size_t at = (r0 + r) * TCOLS + c;
+            out[r * n + c] = t->len[at] == (size_t)-1
+                                 ? (struct colf_cell){NULL, 0}
+                                 : (struct colf_cell){t->text + t->off[at], t->len[at]};
+        }
+    }
+}
+
+/* The whole profile (every column and the correlations) as text, the rows fed by profile_row
+ * (batch 0) or by batches of `batch` rows on `threads` threads; hint as profile_new's. */
+static char *tprofile(const struct tcells *t, size_t hint, size_t threads, size_t batch)
+{
+    static const char *names[TCOLS];
+    static char nbuf[TCOLS][8];
+    for (size_t c = 0; c < TCOLS; c++) {
+        snprintf(nbuf[c], sizeof(nbuf[c]), "c%zu", c);
+        names[c] = nbuf[c];
+    }
+    struct profile *p = NULL;
+    assert_int_equal(profile_new(hint, 0, &p), 0);
+    assert_int_equal(profile_set_threads(p, threads), 0);
+    assert_int_equal(profile_add_columns(p, names, hint ? TCOLS : TLATE), 0);
+    struct colf_cell *cells = malloc(sizeof(*cells) * TCOLS * (batch ? batch : 1));
+    struct colf_cell *keep = malloc(sizeof(*keep) * TCOLS * (batch ? batch : 1));
+    assert_true(cells && keep);
+    for (size_t r = 0; r < TROWS;) {
+        if (!hint && r == TLATE_AT)
+            assert_int_equal(profile_add_columns(p, names + TLATE, TCOLS - TLATE), 0);
+        size_t n = hint || r >= TLATE_AT ? TCOLS : TLATE;
+        size_t end = r + (batch ? batch : 1);
+        if (end > TROWS)
+            end = TROWS;
+        if (!hint && r < TLATE_AT && end > TLATE_AT)
+            end = TLATE_AT;
+        tcells_rows(t, r, end - r, n, cells);
+        if (batch)
+            assert_int_equal(profile_batch(p, cells, end - r, n), 0);
+        else
+            assert_int_equal(profile_row(p, cells, n), 0);
+        /* the batch is borrowed until the next call: keep it intact, fill the other buffer */
+        struct colf_cell *tmp = cells;
+        cells = keep;
+        keep = tmp;
+        r = end;
+    }
+    assert_int_equal(profile_wait(p), 0);
+    assert_int_equal(profile_finish(p), 0);
+    json_t *all = json_array();
+    for (size_t c = 0; c < TCOLS; c++)
+        assert_int_equal(json_array_append_new(all, profile_column_json(p, c)), 0);
+    assert_int_equal(json_array_append_new(all, profile_correlations_json(p)), 0);
+    char *d = json_dumps(all, JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    assert_non_null(d);
+    json_decref(all);
+    free(cells);
+    free(keep);
+    profile_free(p);
+    return d;
+}
+
+/* The same statistics row by row, in batches, and on 1 to 4 threads; with a known column
+ * count and with columns arriving late (small budgets: sketches and t-digests in use). */
+static void test_threads(void **state)
+{
+    (void)state;
+    struct tcells t;
+    tcells_make(&t);
+    static const struct {
+        size_t threads, batch;
+    } runs[] = {{1, 333}, {2, 1000}, {3, 777}, {4, 64}, {2, 6000}, {0, 257}};
+    for (size_t hint = 0; hint <= TCOLS; hint += TCOLS) {
+        char *want = tprofile(&t, hint, 1, 0);
+        for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
+            char *got = tprofile(&t, hint, runs[k].threads, runs[k].batch);
+            if (strcmp(got, want) != 0)
+                fail_msg("hint %zu, %zu threads, batches of %zu: another profile", hint,
+                         runs[k].threads, runs[k].batch);
+            free(got);
+        }
+        if (!hint) { /* the late columns' small budgets switched to sketches */
+            assert_non_null(strstr(want, "\"distinct_exact\": false"));
+            assert_non_null(strstr(want, "\"quantiles_exact\": false"));
+        }
+        free(want);
+    }
+    tcells_free(&t);
+    struct profile *p = NULL;
+    assert_int_equal(profile_new(1, 0, &p), 0);
+    assert_int_equal(profile_set_threads(p, 2), 0);
+    const char *name = "x";
+    assert_int_equal(profile_add_columns(p, &name, 1), 0);
+    struct colf_cell c = {"1", 1};
+    assert_int_equal(profile_batch(p, &c, 1, 1), 0);
+    assert_int_equal(profile_set_threads(p, 2), -EINVAL); /* after the first row */
+    assert_int_equal(profile_batch(p, &c, 1, 2), -EINVAL);
+    assert_int_equal(profile_batch(p, &c, 0, 1), 0);
+    assert_int_equal(profile_finish(p), 0);
+    assert_int_equal(profile_batch(p, &c, 1, 1), -EINVAL);
+    assert_int_equal(profile_rows(p), 1);
+    profile_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_correlation),
         cmocka_unit_test(test_pii),
         cmocka_unit_test(test_cells_and_limits),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

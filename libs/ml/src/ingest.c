@@ -22,6 +22,7 @@ struct ingest {
     struct colf_writer *cw;
     char *filename;
     size_t max_cols;
+    size_t threads;
     size_t preview_rows;
     struct pcell **prev; /* preview_rows rows of prev_n[r] cells */
     size_t *prev_n;
@@ -56,6 +57,8 @@ static int on_columns(void *ctx, size_t first, const char *const *names, size_t 
         size_t hint = f == TABREAD_CSV || f == TABREAD_TSV ? n : 0;
         if (profile_new(hint, g->max_cols, &g->prof) != 0)
             return gfail(g, -ENOMEM, "out of memory");
+        if (profile_set_threads(g->prof, g->threads) != 0)
+            return gfail(g, -EINVAL, "profile: bad thread count");
     }
     int rc = profile_add_columns(g->prof, names, n);
     if (rc != 0)
@@ -94,20 +97,30 @@ static int keep_preview(struct ingest *g, const struct colf_cell *cells, size_t 
     return 0;
 }
 
-static int on_row(void *ctx, const struct colf_cell *cells, size_t n, uint64_t line)
+/* A batch of rows: the profile takes it (its columns shared among the threads, possibly
+ * still at work on it when this returns: tabread keeps the batch until the next one is
+ * delivered, and the next profile_batch call completes this one first), while this thread
+ * writes the columnar copy and keeps the preview rows. */
+static int on_batch(void *ctx, const struct colf_cell *cells, size_t rows, size_t n,
+                    const uint64_t *lines)
 {
     struct ingest *g = ctx;
-    int rc = profile_row(g->prof, cells, n);
+    int rc = profile_batch(g->prof, cells, rows, n);
     if (rc != 0)
-        return gfail(g, rc, "line %llu: profiling failed (%d)", (unsigned long long)line, rc);
-    if (g->cw && (rc = colf_writer_row(g->cw, cells, n)) != 0)
-        return gfail(g, rc, "line %llu: columnar copy failed (%d)", (unsigned long long)line, rc);
-    if (g->nprev < g->preview_rows && keep_preview(g, cells, n) != 0)
-        return gfail(g, -ENOMEM, "out of memory");
+        return gfail(g, rc, "rows up to line %llu: profiling failed (%d)",
+                     (unsigned long long)lines[0], rc);
+    for (size_t r = 0; g->cw && r < rows; r++) {
+        if ((rc = colf_writer_row(g->cw, cells + r * n, n)) != 0)
+            return gfail(g, rc, "line %llu: columnar copy failed (%d)",
+                         (unsigned long long)lines[r], rc);
+    }
+    for (size_t r = 0; r < rows && g->nprev < g->preview_rows; r++)
+        if (keep_preview(g, cells + r * n, n) != 0)
+            return gfail(g, -ENOMEM, "out of memory");
     return 0;
 }
 
-static const struct tabread_cbs cbs = {on_columns, on_row, NULL};
+static const struct tabread_cbs cbs = {on_columns, NULL, on_batch};
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
@@ -120,6 +133,7 @@ int ingest_new(const struct ingest_opts *o, struct ingest **out)
         return -ENOMEM;
     g->max_cols = o->max_columns ? o->max_columns : TABREAD_MAX_COLUMNS;
     g->preview_rows = o->preview_rows ? o->preview_rows : INGEST_PREVIEW_ROWS;
+    g->threads = o->threads;
     struct tabread_opts to = {o->filename, g->max_cols, o->max_field_bytes};
     int rc = -ENOMEM;
     if (o->filename && !(g->filename = strdup(o->filename)))
@@ -169,8 +183,8 @@ void ingest_free(struct ingest *g)
     }
     free(g->prev);
     free(g->prev_n);
+    profile_free(g->prof); /* first: its threads may still read tabread's last batch */
     tabread_free(g->tr);
-    profile_free(g->prof);
     colf_writer_free(g->cw);
     free(g->filename);
     free(g);

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define C_NUM  1u
 #define C_INT  2u
@@ -15,6 +17,9 @@
 
 #define NUM_TEXT_MAX  255
 #define MAP_MIN_SLOTS 64
+
+#define PROFILE_ASYNC_CELLS 4096 /* smaller batches are profiled on the caller's thread */
+#define PROFILE_TASKS_MAX   256  /* a batch's columns are cut into at most this many tasks */
 
 enum ptype { T_INT, T_FLOAT, T_BOOL, T_TEMPORAL, T_CAT, T_TEXT };
 static const char *const type_names[] = {"numerical_integer", "numerical_float", "boolean",
@@ -595,12 +600,42 @@ struct corr {
     size_t scan_w;
 };
 
+/* A batch of rows being profiled: cells[r * n + i]; bx[slot * rows + r] the correlation
+ * columns' shifted values (NAN: none). */
+struct pbatch {
+    const struct colf_cell *cells;
+    size_t rows, n;
+    uint64_t row0;
+    double *bx;
+};
+
+/* Helper threads: a batch's columns are cut into tasks handed out under mu; the caller takes
+ * tasks too, then waits for the ones still running. Each column is one task's, and batches
+ * follow each other, so every column sees its values in row order whatever the threads. */
+struct ppool {
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* workers: a task to take, or quit */
+    pthread_cond_t idle; /* caller: the last running task finished */
+    pthread_t *tid;
+    size_t nworkers;
+    int started, quit;
+    int active;                   /* a batch is in progress */
+    size_t next, ntasks, running; /* tasks handed out, in the batch, and not yet finished */
+    int err;                      /* the batch's first error */
+};
+
 struct profile {
     struct pcol *cols;
     size_t ncols, cap, hint, max_cols;
     uint64_t rows;
     int finished;
     struct corr c;
+    size_t threads; /* 1: everything on the caller's thread */
+    struct ppool pool;
+    struct pbatch job; /* the batch in progress (pool.active) */
+    double *bx;
+    size_t bx_cap;
+    int err; /* sticky */
 };
 
 static size_t clampz(size_t v, size_t lo, size_t hi)
@@ -1341,8 +1376,10 @@ static double col_kinds(struct pcol *c, const char *s, size_t len)
     return NAN;
 }
 
-static int col_value(struct profile *p, struct pcol *c, size_t i, const char *s, size_t len)
+/* One non-missing value of column c; *num is its numeric view (a number or seconds) or NAN. */
+static int col_value(struct pcol *c, const char *s, size_t len, double *num)
 {
+    *num = NAN;
     c->count++;
     uint64_t h = hash_bytes(s, len);
     if (col_distinct(c, h, s, len) != 0)
@@ -1368,48 +1405,284 @@ static int col_value(struct profile *p, struct pcol *c, size_t i, const char *s,
     }
     if (col_number(c, v) != 0)
         return -ENOMEM;
-    if (!p->c.chosen && i < p->c.scan_w && p->c.scan)
-        p->c.scan[(size_t)p->rows * p->c.scan_w + i] = v;
-    else if (c->corr_slot >= 0)
-        p->c.x[c->corr_slot] = v - p->c.shift[c->corr_slot];
+    *num = v;
     return 0;
 }
 
-static int scan_row_start(struct profile *p)
+/* Column i over the rows of batch b: its own state, its scan column or its bx slot. */
+static int col_batch(struct profile *p, size_t i, const struct pbatch *b)
+{
+    struct pcol *c = &p->cols[i];
+    const struct corr *k = &p->c;
+    double *scan =
+        !k->chosen && i < k->scan_w && k->scan ? k->scan + b->row0 * k->scan_w + i : NULL;
+    double *x = k->chosen && c->corr_slot >= 0 ? b->bx + (size_t)c->corr_slot * b->rows : NULL;
+    double shift = x ? k->shift[c->corr_slot] : 0;
+    for (size_t r = 0; r < b->rows; r++) {
+        const struct colf_cell *cell = &b->cells[r * b->n + i];
+        double v;
+        if (!cell->s)
+            continue;
+        if (col_value(c, cell->s, cell->len, &v) != 0)
+            return -ENOMEM;
+        if (isnan(v))
+            continue;
+        if (scan)
+            scan[r * k->scan_w] = v;
+        else if (x)
+            x[r] = v - shift;
+    }
+    return 0;
+}
+
+/* Before the columns of a batch: NAN rows in the correlation scan or in bx. */
+static int batch_pre(struct profile *p, struct pbatch *b)
 {
     struct corr *c = &p->c;
-    if (!c->scan) {
-        c->scan_w = p->ncols < PROFILE_CORR_SCAN_COLS ? p->ncols : PROFILE_CORR_SCAN_COLS;
-        if (p->hint == 0)
-            c->scan_w = PROFILE_CORR_SCAN_COLS;
-        c->scan = malloc(sizeof(double) * PROFILE_CORR_SCAN_ROWS * (c->scan_w ? c->scan_w : 1));
-        if (!c->scan)
-            return -ENOMEM;
+    b->bx = NULL;
+    if (!c->chosen) {
+        if (!c->scan) {
+            c->scan_w = p->ncols < PROFILE_CORR_SCAN_COLS ? p->ncols : PROFILE_CORR_SCAN_COLS;
+            if (p->hint == 0)
+                c->scan_w = PROFILE_CORR_SCAN_COLS;
+            c->scan = malloc(sizeof(double) * PROFILE_CORR_SCAN_ROWS * (c->scan_w ? c->scan_w : 1));
+            if (!c->scan)
+                return -ENOMEM;
+        }
+        double *row = c->scan + (size_t)b->row0 * c->scan_w;
+        for (size_t i = 0; i < b->rows * c->scan_w; i++)
+            row[i] = NAN;
+        return 0;
     }
-    double *row = c->scan + (size_t)p->rows * c->scan_w;
-    for (size_t i = 0; i < c->scan_w; i++)
-        row[i] = NAN;
+    size_t need = c->k * b->rows;
+    if (need > p->bx_cap) {
+        double *tmp = realloc(p->bx, need * sizeof(double));
+        if (!tmp)
+            return -ENOMEM;
+        p->bx = tmp;
+        p->bx_cap = need;
+    }
+    for (size_t i = 0; i < need; i++)
+        p->bx[i] = NAN;
+    b->bx = p->bx;
     return 0;
+}
+
+/* After the columns of a batch: correlation sums row by row, the row count, and the choice
+ * of correlation columns once PROFILE_CORR_SCAN_ROWS rows are in. */
+static int batch_post(struct profile *p, const struct pbatch *b)
+{
+    struct corr *c = &p->c;
+    if (c->chosen && c->k) {
+        for (size_t r = 0; r < b->rows; r++) {
+            for (size_t a = 0; a < c->k; a++)
+                c->x[a] = b->bx[a * b->rows + r];
+            corr_update(c);
+        }
+    }
+    p->rows += b->rows;
+    if (!c->chosen && p->rows == PROFILE_CORR_SCAN_ROWS)
+        return corr_choose(p);
+    return 0;
+}
+
+/* Task t of the batch in progress: its share of the columns. */
+static int run_task(struct profile *p, size_t t)
+{
+    const struct pbatch *b = &p->job;
+    size_t lo = t * b->n / p->pool.ntasks, hi = (t + 1) * b->n / p->pool.ntasks;
+    for (size_t i = lo; i < hi; i++)
+        if (col_batch(p, i, b) != 0)
+            return -ENOMEM;
+    return 0;
+}
+
+/* Take tasks of the batch in progress until none is left (mu held on entry and exit). */
+static void take_tasks(struct profile *p)
+{
+    struct ppool *pl = &p->pool;
+    while (pl->active && !pl->quit && pl->next < pl->ntasks) {
+        size_t t = pl->next++;
+        pl->running++;
+        pthread_mutex_unlock(&pl->mu);
+        int rc = run_task(p, t);
+        pthread_mutex_lock(&pl->mu);
+        if (rc != 0 && pl->err == 0)
+            pl->err = rc;
+        if (--pl->running == 0 && pl->next >= pl->ntasks)
+            pthread_cond_broadcast(&pl->idle);
+    }
+}
+
+static void *pool_worker(void *arg)
+{
+    struct profile *p = arg;
+    struct ppool *pl = &p->pool;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        while (!pl->quit && !(pl->active && pl->next < pl->ntasks))
+            pthread_cond_wait(&pl->wake, &pl->mu);
+        if (pl->quit)
+            break;
+        take_tasks(p);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+/* Start the helper threads (threads - 1 of them); fewer, or none, when they cannot start. */
+static void pool_start(struct profile *p)
+{
+    struct ppool *pl = &p->pool;
+    if (pl->started)
+        return;
+    pl->started = 1;
+    if (pthread_mutex_init(&pl->mu, NULL) != 0)
+        goto none;
+    if (pthread_cond_init(&pl->wake, NULL) != 0)
+        goto no_wake;
+    if (pthread_cond_init(&pl->idle, NULL) != 0)
+        goto no_idle;
+    pl->tid = calloc(p->threads - 1, sizeof(*pl->tid));
+    for (size_t i = 0; pl->tid && i + 1 < p->threads; i++) {
+        if (pthread_create(&pl->tid[i], NULL, pool_worker, p) != 0)
+            break;
+        pl->nworkers++;
+    }
+    if (pl->nworkers > 0)
+        return;
+    free(pl->tid);
+    pl->tid = NULL;
+    pthread_cond_destroy(&pl->idle);
+no_idle:
+    pthread_cond_destroy(&pl->wake);
+no_wake:
+    pthread_mutex_destroy(&pl->mu);
+none:
+    p->threads = 1;
+}
+
+static void pool_stop(struct profile *p)
+{
+    struct ppool *pl = &p->pool;
+    if (pl->nworkers == 0)
+        return;
+    pthread_mutex_lock(&pl->mu);
+    pl->quit = 1;
+    pthread_cond_broadcast(&pl->wake);
+    pthread_mutex_unlock(&pl->mu);
+    for (size_t i = 0; i < pl->nworkers; i++)
+        pthread_join(pl->tid[i], NULL);
+    free(pl->tid);
+    pl->tid = NULL;
+    pl->nworkers = 0;
+    pthread_cond_destroy(&pl->idle);
+    pthread_cond_destroy(&pl->wake);
+    pthread_mutex_destroy(&pl->mu);
+}
+
+/* Finish the batch in progress, if any: take its remaining tasks, wait for the running ones,
+ * then its serial part. 0 or the sticky error. */
+static int batch_complete(struct profile *p)
+{
+    struct ppool *pl = &p->pool;
+    if (p->err || !pl->active || pl->nworkers == 0)
+        return p->err;
+    pthread_mutex_lock(&pl->mu);
+    take_tasks(p);
+    while (pl->running > 0)
+        pthread_cond_wait(&pl->idle, &pl->mu);
+    pl->active = 0;
+    int rc = pl->err;
+    pthread_mutex_unlock(&pl->mu);
+    if (rc == 0)
+        rc = batch_post(p, &p->job);
+    p->err = rc;
+    return rc;
+}
+
+/* Profile rows [0, rows) of cells (n per row), in the background when async and there are
+ * helpers (completed by the next batch_complete), otherwise now. */
+static int batch_run(struct profile *p, const struct colf_cell *cells, size_t rows, size_t n,
+                     int async)
+{
+    struct pbatch b = {cells, rows, n, p->rows, NULL};
+    int rc = batch_pre(p, &b);
+    if (rc != 0)
+        return p->err = rc;
+    if (async && p->threads > 1 && n > 1 && rows * n >= PROFILE_ASYNC_CELLS) {
+        pool_start(p);
+        if (p->pool.nworkers > 0) {
+            struct ppool *pl = &p->pool;
+            p->job = b;
+            pthread_mutex_lock(&pl->mu);
+            pl->next = 0;
+            pl->ntasks = n < PROFILE_TASKS_MAX ? n : PROFILE_TASKS_MAX;
+            pl->running = 0;
+            pl->err = 0;
+            pl->active = 1;
+            pthread_cond_broadcast(&pl->wake);
+            pthread_mutex_unlock(&pl->mu);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (col_batch(p, i, &b) != 0)
+            return p->err = -ENOMEM;
+    return p->err = batch_post(p, &b);
+}
+
+static int batch_check(const struct profile *p, const struct colf_cell *cells, size_t rows,
+                       size_t n)
+{
+    if (!p || (!cells && rows && n) || n > p->ncols || p->finished)
+        return -EINVAL;
+    return 0;
+}
+
+int profile_batch(struct profile *p, const struct colf_cell *cells, size_t rows, size_t n)
+{
+    if (batch_check(p, cells, rows, n) != 0)
+        return -EINVAL;
+    if (batch_complete(p) != 0)
+        return p->err;
+    if (rows == 0)
+        return 0;
+    if (!p->c.chosen && p->rows + rows > PROFILE_CORR_SCAN_ROWS) {
+        size_t first = (size_t)(PROFILE_CORR_SCAN_ROWS - p->rows);
+        if (batch_run(p, cells, first, n, 0) != 0)
+            return p->err;
+        cells += first * n;
+        rows -= first;
+    }
+    return batch_run(p, cells, rows, n, 1);
 }
 
 int profile_row(struct profile *p, const struct colf_cell *cells, size_t n)
 {
-    if (!p || (!cells && n) || n > p->ncols || p->finished)
+    if (batch_check(p, cells, 1, n) != 0)
         return -EINVAL;
-    struct corr *c = &p->c;
-    if (!c->chosen && scan_row_start(p) != 0)
-        return -ENOMEM;
-    for (size_t a = 0; c->chosen && a < c->k; a++)
-        c->x[a] = NAN;
-    for (size_t i = 0; i < n; i++) {
-        if (cells[i].s && col_value(p, &p->cols[i], i, cells[i].s, cells[i].len) != 0)
-            return -ENOMEM;
+    if (batch_complete(p) != 0)
+        return p->err;
+    return batch_run(p, cells, 1, n, 0);
+}
+
+int profile_wait(struct profile *p)
+{
+    if (!p)
+        return -EINVAL;
+    return batch_complete(p);
+}
+
+int profile_set_threads(struct profile *p, size_t threads)
+{
+    if (!p || p->rows > 0 || p->pool.started)
+        return -EINVAL;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (size_t)n : 1;
     }
-    if (c->chosen && c->k)
-        corr_update(c);
-    p->rows++;
-    if (!c->chosen && p->rows == PROFILE_CORR_SCAN_ROWS)
-        return corr_choose(p);
+    p->threads = threads < PROFILE_THREADS_MAX ? threads : PROFILE_THREADS_MAX;
     return 0;
 }
 
@@ -1425,6 +1698,7 @@ int profile_new(size_t ncols_hint, size_t max_cols, struct profile **out)
         return -ENOMEM;
     p->hint = ncols_hint;
     p->max_cols = max_cols ? max_cols : 20000;
+    p->threads = 1;
     *out = p;
     return 0;
 }
@@ -1433,6 +1707,8 @@ int profile_add_columns(struct profile *p, const char *const *names, size_t n)
 {
     if (!p || (!names && n) || p->finished)
         return -EINVAL;
+    if (batch_complete(p) != 0) /* the columns may move */
+        return p->err;
     if (p->ncols + n > p->max_cols)
         return -E2BIG;
     if (p->ncols + n > p->cap) {
@@ -1486,6 +1762,10 @@ int profile_finish(struct profile *p)
         return -EINVAL;
     if (p->finished)
         return 0;
+    int rc = batch_complete(p);
+    pool_stop(p);
+    if (rc != 0)
+        return rc;
     if (!p->c.chosen && corr_choose(p) != 0)
         return -ENOMEM;
     for (size_t i = 0; i < p->ncols; i++) {
@@ -1504,6 +1784,8 @@ void profile_free(struct profile *p)
 {
     if (!p)
         return;
+    pool_stop(p); /* running tasks finish first */
+    free(p->bx);
     for (size_t i = 0; i < p->ncols; i++) {
         struct pcol *c = &p->cols[i];
         free(c->name);

@@ -1,9 +1,10 @@
 /* ingest: one pass over an uploaded table: parse (tabread), profile every column (profile),
  * keep a preview and write the typed columnar copy (colf), fed in chunks of any size.
  *
- * Memory stays bounded whatever the file size: the parser holds one row, the profile
- * stays within PROFILE_BUDGET_BYTES (see profile.h), the columnar writer one row group,
- * and the preview preview_rows rows (cells cut to INGEST_PREVIEW_CELL_BYTES).
+ * Memory stays bounded whatever the file size: the parser holds two batches of rows (see
+ * tabread.h; one is profiled by helper threads while the next is parsed), the profile stays
+ * within PROFILE_BUDGET_BYTES (see profile.h), the columnar writer one row group, and the
+ * preview preview_rows rows (cells cut to INGEST_PREVIEW_CELL_BYTES).
  *
  * ingest_finish gives one JSON document:
  *   {"format":"csv|tsv|json|jsonl", "delimiter":"," (null for JSON), "has_header":true,
@@ -47,6 +48,8 @@ struct ingest_opts {
     size_t preview_rows;    /* 0: INGEST_PREVIEW_ROWS */
     colf_sink_fn colf_sink; /* NULL: no columnar copy */
     void *colf_ctx;
+    size_t threads; /* profiling threads, the caller's included: 0 one per online CPU (at
+                     * most PROFILE_THREADS_MAX), 1 none; the document is the same for any */
 };
 
 struct ingest;

@@ -78,6 +78,7 @@
 #define PROFILE_CORR_COLS        64
 #define PROFILE_CORR_SCAN_ROWS   1000
 #define PROFILE_CORR_SCAN_COLS   1024
+#define PROFILE_THREADS_MAX      16
 
 struct profile;
 
@@ -91,6 +92,21 @@ int profile_add_columns(struct profile *p, const char *const *names, size_t n) P
 /* One row: cells[i] is column i (borrowed; s == NULL missing), n <= columns; the rest are
  * missing. 0, -EINVAL (n too large, or after profile_finish), -ENOMEM. */
 int profile_row(struct profile *p, const struct colf_cell *cells, size_t n) PROFILE_WUR;
+/* rows rows at once, row-major: cells[r * n + i] is row r's column i (n <= columns; the
+ * rest are missing). The same statistics as profile_row on each row in turn. With more than
+ * one thread (profile_set_threads) the columns are shared among the threads, and the call
+ * may return while they still work on it: cells and their bytes are borrowed until the next
+ * profile_batch, profile_row, profile_add_columns, profile_wait or profile_finish call
+ * returns (or profile_free). Errors of that background work are reported by the next of
+ * those calls, and are sticky. 0, -EINVAL, -ENOMEM. */
+int profile_batch(struct profile *p, const struct colf_cell *cells, size_t rows,
+                  size_t n) PROFILE_WUR;
+/* Complete the background work of the last profile_batch. 0 or its error. */
+int profile_wait(struct profile *p) PROFILE_WUR;
+/* Threads for profile_batch, the caller's included: 0 one per online CPU (at most
+ * PROFILE_THREADS_MAX), 1 (the default) none. Results do not depend on it: each column is
+ * profiled by one thread at a time, in row order. Before the first row; 0 or -EINVAL. */
+int profile_set_threads(struct profile *p, size_t threads) PROFILE_WUR;
 /* No more rows: decides the types. 0 or -ENOMEM. */
 int profile_finish(struct profile *p) PROFILE_WUR;
 void profile_free(struct profile *p);
