@@ -334,7 +334,7 @@ static int sse_parse(const char *body, char names[][16], int *progress, int max)
 static void test_events_follow_progress(void **state)
 {
     char body[512], id[64], path[160], url[256], auth[4200];
-    forest_body(body, sizeof(body), 60, 1);
+    forest_body(body, sizeof(body), 200, 1);
     assert_int_equal(submit(alice, body, id, sizeof(id)), 202);
     snprintf(path, sizeof(path), "/api/v1/experiments/%s/events", id);
     snprintf(url, sizeof(url), "%s%s", api->url, path);
