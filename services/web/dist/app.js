@@ -9,6 +9,7 @@ import {
   mount, leave as leavePage, redraw as redrawPage, sectionOf,
 } from './pages.js';
 import { needsOnboarding, onboardingPage } from './onboarding.js';
+import { recentExperiments } from './experiments.js';
 
 const PAGE_SIZE = 12;
 const SORT_KEYS = ['name', 'year', 'instances_number', 'features_number', 'num_citations',
@@ -34,6 +35,7 @@ const state = {
   fatal: null, // {err, retry}
   catalogue: freshCatalogue(),
   onboarding: null, // the onboarding form while it is shown
+  recent: null, // the home screen's recent experiments while it is shown
 };
 
 // What the dataset and project screens (pages.js) get from the app.
@@ -371,6 +373,7 @@ function route() {
     showHome();
     return;
   }
+  leaveRecent();
   showView('page');
   if (!mount(hash, $('view-page'), pageCtx)) window.location.hash = '#/';
 }
@@ -390,11 +393,19 @@ function showHome() {
   showView('home');
   focusSoon($('home-title'));
   loadCatalogue();
+  leaveRecent();
+  state.recent = recentExperiments($('home-experiments'), pageCtx);
+}
+
+function leaveRecent() {
+  if (state.recent) state.recent.leave();
+  state.recent = null;
 }
 
 function leave(statusKey) {
   session.clear();
   leavePage();
+  leaveRecent();
   $('view-page').replaceChildren();
   state.onboarding = null;
   state.user = null;
@@ -614,6 +625,7 @@ function renderAll() {
   renderFatal();
   renderUser();
   if (state.user) renderCatalogue();
+  if (state.recent) state.recent.draw();
   if (state.view === 'page') redrawPage();
   if (state.view === 'onboarding' && state.onboarding) state.onboarding.draw();
 }

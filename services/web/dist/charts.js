@@ -23,6 +23,16 @@ export function destroyCharts(scope) {
   }
 }
 
+// Charts made by other modules (training results) are destroyed with the others.
+export function keepChart(chart) {
+  live.add(chart);
+  return chart;
+}
+
+export function chartLibrary() {
+  return chartLib();
+}
+
 const ACCENT = '#1f4e79';
 
 function baseOptions(xTitle, yTitle) {

@@ -592,6 +592,7 @@ export function datasetPage(root, ctx, id) {
     sampleSel.addEventListener('change', onPreviewChange);
 
     const actions = el('div', { class: 'ds-actions' },
+      hasFiles ? el('a', { class: 'btn btn-primary', href: `#/train/${encodeURIComponent(id)}`, id: 'ds-train', text: t('nav.train') }) : null,
       el('button', { type: 'button', class: 'btn btn-secondary', id: 'ds-croissant', text: t('ds.croissant'), onclick: () => onDownload(sel.croissantUrl(id), `${d.name || 'dataset'}.croissant.json`) }),
       owner ? el('button', {
         type: 'button', class: 'btn btn-secondary', id: 'ds-edit', text: t('action.edit'),

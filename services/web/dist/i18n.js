@@ -3,6 +3,7 @@
 // data-i18n-placeholder="key"; code calls t("key", {param}) for the strings it builds.
 
 import { selStrings } from './i18n-sel.js';
+import { mlStrings } from './i18n-ml.js';
 
 const STORAGE_KEY = 'ibx.lang';
 
@@ -65,7 +66,7 @@ export const dictionaries = {
     'action.back_to_signin': 'Back to sign-in',
 
     'home.welcome': 'Welcome, {name}',
-    'home.intro': 'Pick a dataset to start. Training, explanations and predictions are coming soon.',
+    'home.intro': 'Pick a dataset, then train a model on it and compare the results. Explanations and predictions are coming soon.',
     'header.signed_in_as': 'Signed in as',
     'header.role': 'Role',
     'header.signout': 'Sign out',
@@ -178,7 +179,7 @@ export const dictionaries = {
     'action.back_to_signin': 'Retour à la connexion',
 
     'home.welcome': 'Bienvenue, {name}',
-    'home.intro': 'Choisissez un jeu de données pour commencer. L’entraînement, les explications et les prédictions arrivent bientôt.',
+    'home.intro': 'Choisissez un jeu de données, entraînez-y un modèle et comparez les résultats. Les explications et les prédictions arrivent bientôt.',
     'header.signed_in_as': 'Connecté en tant que',
     'header.role': 'Rôle',
     'header.signout': 'Se déconnecter',
@@ -236,6 +237,8 @@ export const dictionaries = {
 
 // The dataset, upload, project and onboarding screens keep their strings in i18n-sel.js.
 for (const lang of Object.keys(dictionaries)) Object.assign(dictionaries[lang], selStrings[lang]);
+// The training, experiment and results screens keep theirs in i18n-ml.js.
+for (const lang of Object.keys(dictionaries)) Object.assign(dictionaries[lang], mlStrings[lang]);
 
 export const LANGS = Object.keys(dictionaries);
 

@@ -1,10 +1,13 @@
 // pages: the signed-in screens reached by the address's #hash (datasets, a dataset, upload,
-// projects, a project, its form). mount() draws the page for the current hash into a node;
-// redraw() draws it again in the new language without fetching again.
+// projects, a project, its form, the training wizard, experiments, a run, the comparison).
+// mount() draws the page for the current hash into a node; redraw() draws it again in the
+// new language without fetching again.
 import { cataloguePage, datasetPage } from './datasets.js';
 import { uploadPage } from './upload.js';
 import { projectsPage, projectFormPage, projectPage } from './projects.js';
 import { destroyCharts } from './charts.js';
+import { trainPage } from './train.js';
+import { experimentsPage, experimentPage, comparePage } from './experiments.js';
 
 const ROUTES = [
   [/^#\/datasets\/?$/, (root, ctx) => cataloguePage(root, ctx), 'datasets'],
@@ -14,6 +17,11 @@ const ROUTES = [
   [/^#\/projects\/new\/?$/, (root, ctx) => projectFormPage(root, ctx, null), 'projects'],
   [/^#\/projects\/([\w-]+)\/edit\/?$/, (root, ctx, m) => projectFormPage(root, ctx, m[1]), 'projects'],
   [/^#\/projects\/([\w-]+)\/?$/, (root, ctx, m) => projectPage(root, ctx, m[1]), 'projects'],
+  [/^#\/train\/?$/, (root, ctx) => trainPage(root, ctx, null), 'train'],
+  [/^#\/train\/([\w-]+)\/?$/, (root, ctx, m) => trainPage(root, ctx, m[1]), 'train'],
+  [/^#\/experiments\/?$/, (root, ctx) => experimentsPage(root, ctx), 'experiments'],
+  [/^#\/experiments\/compare\/?(\?.*)?$/, (root, ctx, m) => comparePage(root, ctx, m[0]), 'experiments'],
+  [/^#\/experiments\/([\w-]+)\/?$/, (root, ctx, m) => experimentPage(root, ctx, m[1]), 'experiments'],
 ];
 
 let current = null;
