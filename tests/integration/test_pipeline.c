@@ -7,6 +7,7 @@
 #include "th_tokens.h"
 
 #include <ibx/auth.h>
+#include <ibx/bus.h>
 #include <ibx/ids.h>
 #include <ibx/model.h>
 
@@ -636,6 +637,48 @@ static void test_delete(void **state)
     th_resp_free(&r);
 }
 
+static long sql_count(const char *sql, const char *param)
+{
+    const char *p[] = {param};
+    PGresult *r = PQexecParams(pg, sql, 1, NULL, p, NULL, NULL, 0);
+    long n = PQresultStatus(r) == PGRES_TUPLES_OK ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    return n;
+}
+
+/* user.deleted: the user's runs go, and with them the models no one else has. */
+static void test_erasure(void **state)
+{
+    struct auth_claims c;
+    assert_int_equal(auth_verify(keys, alice, NULL, NULL, NULL, 30, &c, NULL), 0);
+    static const char models_sql[] =
+        "SELECT count(*) FROM pipeline.blobs b WHERE b.sha256 IN (SELECT model_sha256 FROM "
+        "pipeline.experiments WHERE user_id = $1::uuid)";
+    long models = sql_count(models_sql, c.sub);
+    assert_true(models >= 3);
+    long blobs = sql_count("SELECT count(*) FROM pipeline.blobs WHERE $1::text IS NOT NULL", c.sub);
+    assert_true(blobs >= models);
+    struct bus *b = NULL;
+    assert_int_equal(bus_new(st.brokers, "test-pipeline", &b), 0);
+    json_t *v = json_pack("{s:s, s:s}", "type", "user.deleted", "user_id", c.sub);
+    assert_int_equal(bus_publish_sync(b, BUS_TOPIC_USER_EVENTS, c.sub, v, 10000), 0);
+    json_decref(v);
+    bus_free(b);
+    double end = now_s() + 60;
+    while (sql_count("SELECT count(*) FROM pipeline.experiments WHERE user_id = $1::uuid", c.sub) !=
+               0 &&
+           now_s() < end)
+        sleep_ms(100);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM pipeline.experiments WHERE user_id = $1::uuid", c.sub), 0);
+    /* the rows go first, then each model that no other row references */
+    static const char blobs_sql[] =
+        "SELECT count(*) FROM pipeline.blobs WHERE $1::text IS NOT NULL";
+    while (sql_count(blobs_sql, c.sub) != blobs - models && now_s() < end)
+        sleep_ms(100);
+    assert_int_equal(sql_count(blobs_sql, c.sub), blobs - models);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_dead_worker),
         cmocka_unit_test(test_worker_stop_gives_back),
         cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_erasure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
