@@ -143,6 +143,57 @@ static void test_parse_time(void **state)
     assert_string_equal(b, "1969-12-31");
 }
 
+/* Plain decimals (the fast path) equal strtod and the general scan (a leading space sends
+ * the same text through it), over many random shapes; so do the plain date shapes. */
+static void test_parse_fast_paths(void **state)
+{
+    (void)state;
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char b[48], sp[49];
+        size_t n = 0, nd = 1 + (size_t)(x % 19), dot = (size_t)((x >> 8) % (nd + 2));
+        if ((x >> 16) % 4 == 0)
+            b[n++] = (x >> 18) % 2 ? '-' : '+';
+        uint64_t y = x;
+        for (size_t k = 0; k < nd; k++) {
+            if (k == dot)
+                b[n++] = '.';
+            b[n++] = (char)('0' + (k == 0 && (x >> 20) % 3 ? 0 : (y >> 24) % 10));
+            y = y * 6364136223846793005ull + 1442695040888963407ull;
+        }
+        if (dot == nd)
+            b[n++] = '.';
+        b[n] = '\0';
+        double v = 0, w = 0;
+        int iv = -1, iw = -1;
+        assert_int_equal(profile_parse_number(b, n, &v, &iv), 0);
+        snprintf(sp, sizeof(sp), " %s", b);
+        assert_int_equal(profile_parse_number(sp, n + 1, &w, &iw), 0);
+        char *end = NULL;
+        double want = strtod(b, &end);
+        if (memcmp(&v, &want, sizeof(v)) != 0 || memcmp(&v, &w, sizeof(v)) != 0 || iv != iw)
+            fail_msg("'%s': %.17g, general %.17g, strtod %.17g (int %d/%d)", b, v, w, want, iv, iw);
+    }
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char b[32], sp[33];
+        unsigned k = (unsigned)(x >> 20);
+        int n = snprintf(b, sizeof(b), "%04u%c%02u%c%02u%c%02u:%02u:%02u", 1 + k % 2999,
+                         k % 5 ? '-' : '/', k % 14, k % 7 ? (k % 5 ? '-' : '/') : '-', k % 33,
+                         k % 2 ? 'T' : ' ', (k >> 3) % 26, (k >> 5) % 62, (k >> 7) % 62);
+        for (int len = 10; len <= n; len += n - 10) {
+            double t = 0, u = 0;
+            memcpy(sp, b, (size_t)len);
+            sp[len] = ' '; /* trailing space: the general parser */
+            int r1 = profile_parse_time(b, (size_t)len, &t);
+            int r2 = profile_parse_time(sp, (size_t)len + 1, &u);
+            if (r1 != r2 || (r1 == 0 && memcmp(&t, &u, sizeof(t)) != 0))
+                fail_msg("'%.*s': %d %.3f, general %d %.3f", len, b, r1, t, r2, u);
+        }
+    }
+}
+
 static void test_types(void **state)
 {
     (void)state;
@@ -613,17 +664,12 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_number),
-        cmocka_unit_test(test_parse_time),
-        cmocka_unit_test(test_types),
-        cmocka_unit_test(test_exact_stats),
-        cmocka_unit_test(test_temporal_stats),
-        cmocka_unit_test(test_hll_bound),
-        cmocka_unit_test(test_digest_bound),
-        cmocka_unit_test(test_correlation),
-        cmocka_unit_test(test_pii),
-        cmocka_unit_test(test_cells_and_limits),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_parse_number),     cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_parse_fast_paths), cmocka_unit_test(test_types),
+        cmocka_unit_test(test_exact_stats),      cmocka_unit_test(test_temporal_stats),
+        cmocka_unit_test(test_hll_bound),        cmocka_unit_test(test_digest_bound),
+        cmocka_unit_test(test_correlation),      cmocka_unit_test(test_pii),
+        cmocka_unit_test(test_cells_and_limits), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,26 @@ static inline uint64_t mix64(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* Bytes s[0..r), 0 < r < 8, as a number (byte k at bits 8k..8k+7), the rest zero. */
+static inline uint64_t load_small(const char *s, size_t r)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (r >= 4) { /* two overlapping loads: the shared bytes are the same */
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + r - 4, 4);
+        return lo | (uint64_t)hi << (8 * (r - 4));
+    }
+    return (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[r / 2] << (8 * (r / 2)) |
+           (uint64_t)(unsigned char)s[r - 1] << (8 * (r - 1));
+#else
+    uint64_t a = 0;
+    for (size_t k = 0; k < r; k++)
+        a |= (uint64_t)(unsigned char)s[k] << (8 * k);
+    return a;
+#endif
+}
+
 static uint64_t hash_bytes(const char *s, size_t n)
 {
     const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
@@ -50,9 +70,8 @@ static uint64_t hash_bytes(const char *s, size_t n)
     if (r >= 8) {
         memcpy(&a, s + i, 8);
         memcpy(&b, s + n - 8, 8);
-    } else {
-        for (size_t k = 0; k < r; k++)
-            a |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+    } else if (r > 0) {
+        a = load_small(s + i, r);
     }
     h = mix64(a ^ k1, b ^ h);
     h = mix64(h ^ k2, (uint64_t)n ^ k0);
@@ -121,30 +140,51 @@ static inline double key2d(uint64_t k)
     return d;
 }
 
-/* Sort a[0..n) using b[0..n) as scratch; the result is in a. */
+#define RADIX_BITS 11 /* bits per digit */
+
+/* Sort a[0..n) using b[0..n) as scratch; the result is in a. LSD radix over only the bits
+ * that differ among the keys, in digits of at most RADIX_BITS bits (a digit with one value
+ * in every key is skipped); nothing to do when the keys are already in order. */
 static void radix_u64(uint64_t *a, uint64_t *b, size_t n)
 {
-    static _Thread_local size_t cnt[8][256];
+    static _Thread_local uint32_t cnt[(64 + RADIX_BITS - 1) / RADIX_BITS][1u << RADIX_BITS];
     if (n < 2)
         return;
-    memset(cnt, 0, sizeof(cnt));
+    uint64_t any = a[0], all = a[0];
+    size_t sorted = 1;
+    for (size_t i = 1; i < n; i++) {
+        any |= a[i];
+        all &= a[i];
+        sorted += a[i - 1] <= a[i];
+    }
+    if (sorted == n)
+        return;
+    uint64_t diff = any ^ all; /* not 0: the keys are not all equal */
+    int lo = __builtin_ctzll(diff), bits = 64 - __builtin_clzll(diff) - lo;
+    int nd = (bits + RADIX_BITS - 1) / RADIX_BITS, w = (bits + nd - 1) / nd;
+    size_t nb = (size_t)1 << w;
+    uint64_t mask = nb - 1;
+    for (int d = 0; d < nd; d++)
+        memset(cnt[d], 0, nb * sizeof(cnt[d][0]));
     for (size_t i = 0; i < n; i++) {
-        uint64_t v = a[i];
-        for (int d = 0; d < 8; d++)
-            cnt[d][(v >> (8 * d)) & 255]++;
+        uint64_t v = a[i] >> lo;
+        for (int d = 0; d < nd; d++)
+            cnt[d][(v >> (w * d)) & mask]++;
     }
     uint64_t *src = a, *dst = b;
-    for (int d = 0; d < 8; d++) {
-        if (cnt[d][(src[0] >> (8 * d)) & 255] == n)
+    for (int d = 0; d < nd; d++) {
+        int sh = lo + w * d;
+        uint32_t *c = cnt[d];
+        if (c[(src[0] >> sh) & mask] == n)
             continue;
-        size_t sum = 0;
-        for (int k = 0; k < 256; k++) {
-            size_t c = cnt[d][k];
-            cnt[d][k] = sum;
-            sum += c;
+        uint32_t sum = 0;
+        for (size_t k = 0; k < nb; k++) {
+            uint32_t x = c[k];
+            c[k] = sum;
+            sum += x;
         }
         for (size_t i = 0; i < n; i++)
-            dst[cnt[d][(src[i] >> (8 * d)) & 255]++] = src[i];
+            dst[c[(src[i] >> sh) & mask]++] = src[i];
         uint64_t *t = src;
         src = dst;
         dst = t;
@@ -219,8 +259,43 @@ static size_t scan_digits(const char *s, size_t i, size_t n, struct numscan *ns,
     return i;
 }
 
+/* Plain decimals, [+-]digits[.digits] with 1 to 18 digits and no spaces or exponent: the
+ * mantissa and exponent the general scan would find (every digit kept, leading zeros add
+ * nothing), turned into a double the same way. 0, or -1 for anything else (the general
+ * scan decides). */
+static inline int plain_number(const char *s, size_t n, double *out, int *is_int)
+{
+    size_t i = 0;
+    int neg = n > 0 && s[0] == '-';
+    i += n > 0 && (s[0] == '-' || s[0] == '+');
+    uint64_t mant = 0;
+    size_t st = i;
+    for (unsigned d; i < n && (d = (unsigned)(s[i] - '0')) < 10; i++)
+        mant = mant * 10 + d;
+    size_t digits = i - st;
+    int integer = 1;
+    if (i < n && s[i] == '.') {
+        integer = 0;
+        size_t fs = ++i;
+        for (unsigned d; i < n && (d = (unsigned)(s[i] - '0')) < 10; i++)
+            mant = mant * 10 + d;
+        digits += i - fs;
+        st = fs; /* the fraction's digits: the exponent is minus their count */
+    }
+    if (i != n || digits == 0 || digits > 18 || mant > (1ull << 53))
+        return -1;
+    double v = (double)mant;
+    v = integer ? v * pow10_tab[0] : v / pow10_tab[i - st];
+    *out = neg ? -v : v;
+    if (is_int)
+        *is_int = integer;
+    return 0;
+}
+
 int profile_parse_number(const char *s, size_t len, double *out, int *is_int)
 {
+    if (plain_number(s, len, out, is_int) == 0)
+        return 0;
     size_t i = 0, n = len;
     while (i < n && (s[i] == ' ' || s[i] == '\t'))
         i++;
@@ -388,8 +463,41 @@ static int parse_time_part(const char *s, size_t n, size_t *i, double *t)
     return 0;
 }
 
+/* Two digits at s as a number, or -1. */
+static inline int two_digits(const char *s)
+{
+    unsigned a = (unsigned)(s[0] - '0'), b = (unsigned)(s[1] - '0');
+    return a < 10 && b < 10 ? (int)(a * 10 + b) : -1;
+}
+
+/* The two common shapes, YYYY-MM-DD and YYYY-MM-DD[ T]HH:MM:SS ('/' also separating the date),
+ * with the checks and arithmetic of the general parser. 0, or -1 for anything else (the
+ * general parser decides). */
+static int plain_time(const char *s, size_t n, double *out)
+{
+    if ((n != 10 && n != 19) || (s[4] != '-' && s[4] != '/') || s[7] != s[4])
+        return -1;
+    int y1 = two_digits(s), y2 = two_digits(s + 2), m = two_digits(s + 5), d = two_digits(s + 8);
+    if (y1 < 0 || y2 < 0 || m < 0 || d < 0 || !valid_date(y1 * 100 + y2, m, d))
+        return -1;
+    double t = (double)days_from_civil(y1 * 100 + y2, (unsigned)m, (unsigned)d) * 86400.0;
+    if (n == 19) {
+        if ((s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':')
+            return -1;
+        int hh = two_digits(s + 11), mm = two_digits(s + 14), ss = two_digits(s + 17);
+        if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+            return -1;
+        double frac = 0, off = 0;
+        t += hh * 3600.0 + mm * 60.0 + ss + frac - off;
+    }
+    *out = t;
+    return 0;
+}
+
 int profile_parse_time(const char *s, size_t len, double *out)
 {
+    if (plain_time(s, len, out) == 0)
+        return 0;
     size_t i = 0, n = len;
     while (n > 0 && s[n - 1] == ' ')
         n--;
@@ -635,6 +743,9 @@ struct profile {
     struct pbatch job; /* the batch in progress (pool.active) */
     double *bx;
     size_t bx_cap;
+    unsigned char *full; /* corr_rows scratch: full_cap bytes and indexes */
+    uint32_t *part;
+    size_t full_cap;
     int err; /* sticky */
 };
 
@@ -744,7 +855,7 @@ static void td_flush(struct tdigest *t)
     t->nbuf = 0;
 }
 
-static void td_add(struct tdigest *t, double x)
+static inline void td_add(struct tdigest *t, double x)
 {
     if (t->nbuf == t->bufcap)
         td_flush(t);
@@ -1127,19 +1238,27 @@ static void col_bool(struct pcol *c, uint64_t h, const char *s, size_t len)
     c->bool_h[c->bool_n++] = h;
 }
 
+/* Continuation bytes (10xxxxxx) among the eight bytes of w. */
+static inline size_t utf8_cont(uint64_t w)
+{
+    uint64_t m = (w & ~(w << 1) & 0x8080808080808080ull) >> 7;
+    return (size_t)((m * 0x0101010101010101ull) >> 56);
+}
+
 static size_t utf8_chars(const char *s, size_t n)
 {
     size_t cont = 0, i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, s + i, 8);
-        if (!(w & 0x8080808080808080ull))
-            continue;
-        uint64_t m = (w & ~(w << 1) & 0x8080808080808080ull) >> 7;
-        cont += (size_t)((m * 0x0101010101010101ull) >> 56);
+        if (w & 0x8080808080808080ull)
+            cont += utf8_cont(w);
     }
-    for (; i < n; i++)
-        cont += ((unsigned char)s[i] & 0xC0) == 0x80;
+    if (i < n) {
+        uint64_t w = load_small(s + i, n - i); /* zero bytes are not continuations */
+        if (w & 0x8080808080808080ull)
+            cont += utf8_cont(w);
+    }
     return n - cont;
 }
 
@@ -1306,6 +1425,91 @@ static void corr_update(struct corr *c)
     }
 }
 
+/* q[a][b..b+3] += xa * xb over the complete rows, for four columns b at once (four
+ * independent sums; each still gets its terms in row order). */
+static void corr_q4(struct corr *c, const double *x, size_t rows, const unsigned char *full,
+                    size_t a, size_t b)
+{
+    size_t k = c->k;
+    const double *xa = x + a * rows, *x0 = x + b * rows, *x1 = x0 + rows, *x2 = x1 + rows,
+                 *x3 = x2 + rows;
+    double *q = c->q + a * k + b;
+    double q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+    for (size_t r = 0; r < rows; r++) {
+        if (!full[r])
+            continue;
+        double v = xa[r];
+        q0 += v * x0[r];
+        q1 += v * x1[r];
+        q2 += v * x2[r];
+        q3 += v * x3[r];
+    }
+    q[0] = q0, q[1] = q1, q[2] = q2, q[3] = q3;
+}
+
+/* Pairwise sums of columns a < b over the incomplete rows (part[0..np)) where both are
+ * present. */
+static void corr_pair(struct corr *c, const double *x, size_t rows, const uint32_t *part,
+                      size_t npart, size_t a, size_t b)
+{
+    size_t k = c->k;
+    const double *xa = x + a * rows, *xb = x + b * rows;
+    double np = c->np[a * k + b], sa = c->sx[a * k + b], sb = c->sx[b * k + a];
+    double saa = c->sxx[a * k + b], sbb = c->sxx[b * k + a], sab = c->sxy[a * k + b];
+    for (size_t i = 0; i < npart; i++) {
+        double va = xa[part[i]], vb = xb[part[i]];
+        if (isnan(va) || isnan(vb))
+            continue;
+        np += 1;
+        sa += va, sb += vb;
+        saa += va * va, sbb += vb * vb;
+        sab += va * vb;
+    }
+    c->np[a * k + b] = np, c->sx[a * k + b] = sa, c->sx[b * k + a] = sb;
+    c->sxx[a * k + b] = saa, c->sxx[b * k + a] = sbb, c->sxy[a * k + b] = sab;
+}
+
+/* corr_update for every row of a batch (x[a * rows + r]: column a's value in row r, NAN when
+ * missing), sum by sum: each sum gets the same terms in the same row order, so the same
+ * result. full: rows bytes of scratch, part: rows indexes of scratch. */
+static void corr_rows(struct corr *c, const double *x, size_t rows, unsigned char *full,
+                      uint32_t *part)
+{
+    size_t k = c->k, nfull = 0, npart = 0;
+    memset(full, 1, rows);
+    for (size_t a = 0; a < k; a++)
+        for (size_t r = 0; r < rows; r++)
+            full[r] &= !isnan(x[a * rows + r]);
+    for (size_t r = 0; r < rows; r++) {
+        nfull += full[r];
+        if (!full[r])
+            part[npart++] = (uint32_t)r;
+    }
+    c->nfull += nfull;
+    for (size_t a = 0; a < k; a++) {
+        const double *xa = x + a * rows;
+        double sum = c->sum[a];
+        for (size_t r = 0; r < rows; r++)
+            if (full[r])
+                sum += xa[r];
+        c->sum[a] = sum;
+        size_t b = a;
+        for (; b + 4 <= k; b += 4)
+            corr_q4(c, x, rows, full, a, b);
+        for (; b < k; b++) {
+            const double *xb = x + b * rows;
+            double q = c->q[a * k + b];
+            for (size_t r = 0; r < rows; r++)
+                if (full[r])
+                    q += xa[r] * xb[r];
+            c->q[a * k + b] = q;
+        }
+    }
+    for (size_t a = 0; npart > 0 && a < k; a++)
+        for (size_t b = a + 1; b < k; b++)
+            corr_pair(c, x, rows, part, npart, a, b);
+}
+
 static int corr_alloc(struct corr *c)
 {
     size_t kk = c->k ? c->k * c->k : 1;
@@ -1360,7 +1564,8 @@ static double col_kinds(struct pcol *c, const char *s, size_t len)
     double v = NAN;
     if (c->cand & C_NUM) {
         int is_int = 0;
-        if (profile_parse_number(s, len, &v, &is_int) == 0) {
+        if (plain_number(s, len, &v, &is_int) == 0 ||
+            profile_parse_number(s, len, &v, &is_int) == 0) {
             if (!is_int)
                 c->cand &= ~C_INT;
             c->cand &= ~C_DATE;
@@ -1474,11 +1679,18 @@ static int batch_post(struct profile *p, const struct pbatch *b)
 {
     struct corr *c = &p->c;
     if (c->chosen && c->k) {
-        for (size_t r = 0; r < b->rows; r++) {
-            for (size_t a = 0; a < c->k; a++)
-                c->x[a] = b->bx[a * b->rows + r];
-            corr_update(c);
+        if (b->rows > p->full_cap) {
+            unsigned char *tmp = realloc(p->full, b->rows);
+            if (!tmp)
+                return -ENOMEM;
+            p->full = tmp;
+            uint32_t *t2 = realloc(p->part, b->rows * sizeof(*t2));
+            if (!t2)
+                return -ENOMEM;
+            p->part = t2;
+            p->full_cap = b->rows;
         }
+        corr_rows(c, b->bx, b->rows, p->full, p->part);
     }
     p->rows += b->rows;
     if (!c->chosen && p->rows == PROFILE_CORR_SCAN_ROWS)
@@ -1786,6 +1998,8 @@ void profile_free(struct profile *p)
         return;
     pool_stop(p); /* running tasks finish first */
     free(p->bx);
+    free(p->full);
+    free(p->part);
     for (size_t i = 0; i < p->ncols; i++) {
         struct pcol *c = &p->cols[i];
         free(c->name);
