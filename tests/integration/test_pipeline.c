@@ -289,6 +289,28 @@ static void test_algorithms(void **state)
     th_resp_free(&r);
 }
 
+static void test_advice(void **state)
+{
+    char body[256];
+    struct th_resp r;
+    snprintf(body, sizeof(body), "{\"dataset_id\":\"%s\",\"target_column\":\"target\"}", iris_id);
+    assert_int_equal(call("POST", "/api/v1/advice/task-type", alice, body, &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "task_type")), "classification");
+    assert_true(json_array_size(json_object_get(r.json, "reasons")) > 0);
+    th_resp_free(&r);
+    assert_int_equal(call("POST", "/api/v1/advice/algorithm", alice, body, &r), 200);
+    const json_t *first = json_array_get(json_object_get(r.json, "ranking"), 0);
+    assert_non_null(json_string_value(json_object_get(first, "algorithm")));
+    assert_true(json_array_size(json_object_get(first, "reasons")) > 0);
+    th_resp_free(&r);
+    /* bob cannot see alice's private dataset; a missing column is named */
+    assert_problem(&r, call("POST", "/api/v1/advice/task-type", bob, body, &r), "dataset_id");
+    th_resp_free(&r);
+    snprintf(body, sizeof(body), "{\"dataset_id\":\"%s\",\"target_column\":\"nope\"}", iris_id);
+    assert_problem(&r, call("POST", "/api/v1/advice/algorithm", alice, body, &r), "target_column");
+    th_resp_free(&r);
+}
+
 static char iris_run[64];
 
 static void test_iris_decision_tree(void **state)
@@ -554,6 +576,14 @@ static void test_cancel_stops_training(void **state)
     json_t *run = get_run(id, alice);
     assert_string_equal(status_of(run), "cancelled");
     json_decref(run);
+    /* no results nor model for a cancelled run */
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/results", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 409);
+    assert_string_equal(json_string_value(json_object_get(r.json, "error")), "not_completed");
+    th_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/model", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 409);
+    th_resp_free(&r);
 }
 
 static void test_dead_worker(void **state)
@@ -683,6 +713,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_algorithms),
+        cmocka_unit_test(test_advice),
         cmocka_unit_test(test_iris_decision_tree),
         cmocka_unit_test(test_events_follow_progress),
         cmocka_unit_test(test_validation),
