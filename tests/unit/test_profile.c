@@ -143,6 +143,15 @@ static void test_parse_time(void **state)
     assert_string_equal(b, "1969-12-31");
 }
 
+/* a and b hold the same bits (-0.0 differs from 0.0). */
+static int same_bits(double a, double b)
+{
+    uint64_t x, y;
+    memcpy(&x, &a, sizeof(x));
+    memcpy(&y, &b, sizeof(y));
+    return x == y;
+}
+
 /* Plain decimals (the fast path) equal strtod and the general scan (a leading space sends
  * the same text through it), over many random shapes; so do the plain date shapes. */
 static void test_parse_fast_paths(void **state)
@@ -172,7 +181,7 @@ static void test_parse_fast_paths(void **state)
         assert_int_equal(profile_parse_number(sp, n + 1, &w, &iw), 0);
         char *end = NULL;
         double want = strtod(b, &end);
-        if (memcmp(&v, &want, sizeof(v)) != 0 || memcmp(&v, &w, sizeof(v)) != 0 || iv != iw)
+        if (!same_bits(v, want) || !same_bits(v, w) || iv != iw)
             fail_msg("'%s': %.17g, general %.17g, strtod %.17g (int %d/%d)", b, v, w, want, iv, iw);
     }
     for (int i = 0; i < 20000; i++) {
@@ -188,7 +197,7 @@ static void test_parse_fast_paths(void **state)
             sp[len] = ' '; /* trailing space: the general parser */
             int r1 = profile_parse_time(b, (size_t)len, &t);
             int r2 = profile_parse_time(sp, (size_t)len + 1, &u);
-            if (r1 != r2 || (r1 == 0 && memcmp(&t, &u, sizeof(t)) != 0))
+            if (r1 != r2 || (r1 == 0 && !same_bits(t, u)))
                 fail_msg("'%.*s': %d %.3f, general %d %.3f", len, b, r1, t, r2, u);
         }
     }
