@@ -536,13 +536,12 @@ function runLabel(run, all) {
   return same ? `${algName(run.algorithm)} (${run.id.slice(0, 8)})` : algName(run.algorithm);
 }
 
-function bestIndex(metric, values) {
-  let best = -1;
-  values.forEach((v, i) => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) return;
-    if (best < 0 || (lowerIsBetter(metric) ? v < values[best] : v > values[best])) best = i;
-  });
-  return best;
+// The indices holding the best value of metric (every one of them on a tie).
+function bestIndices(metric, values) {
+  const ok = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
+  if (!ok.length) return new Set();
+  const best = lowerIsBetter(metric) ? Math.min(...ok) : Math.max(...ok);
+  return new Set(values.map((v, i) => (v === best ? i : -1)).filter((i) => i >= 0));
 }
 
 /** The side-by-side table (and chart) of completed runs [{run, results}]. */
@@ -556,11 +555,11 @@ export function comparisonView(items) {
       x.run.dataset_name ? el('span', { class: 'muted small cmp-ds', text: x.run.dataset_name }) : null)));
   const rows = metrics.map((m) => {
     const values = items.map((x) => (x.results.metrics || {})[m]);
-    const best = items.length > 1 ? bestIndex(m, values) : -1;
+    const best = items.length > 1 ? bestIndices(m, values) : new Set();
     return el('tr', { 'data-metric': m }, el('th', { scope: 'row' }, metricName(m),
       el('span', { class: 'muted small', text: lowerIsBetter(m) ? ` ${t('cmp.lower')}` : '' })),
-    values.map((v, i) => el('td', { class: `num${i === best ? ' cmp-best' : ''}`, 'data-value': typeof v === 'number' ? String(v) : '' },
-      metricValue(v), i === best ? el('span', { class: 'visually-hidden', text: ` (${t('cmp.best')})` }) : null)));
+    values.map((v, i) => el('td', { class: `num${best.has(i) ? ' cmp-best' : ''}`, 'data-value': typeof v === 'number' ? String(v) : '' },
+      metricValue(v), best.has(i) ? el('span', { class: 'visually-hidden', text: ` (${t('cmp.best')})` }) : null)));
   });
   const table = el('div', { class: 'table-wrap' }, el('table', { class: 'data-table cmp-table', id: 'compare-table' },
     el('caption', { text: t('cmp.caption', { n: items.length }) }),

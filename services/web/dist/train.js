@@ -18,6 +18,7 @@ import {
 } from './experiments.js';
 import { followRun } from './mlapi.js';
 import { t, has, getLang } from './i18n.js';
+import { serverWords } from './i18n-ml.js';
 
 const STEPS = 7;
 const NUM_IMPUTE = ['mean', 'median', 'most_frequent', 'constant', 'knn'];
@@ -48,6 +49,12 @@ const PROBLEMS = [
   [/^is not a known hyperparameter/, 'problem.unknown_hp'],
 ];
 
+// Messages are kept as functions and said at draw time, so a language switch translates
+// those already on screen.
+function say(m) {
+  return typeof m === 'function' ? m() : (m || '');
+}
+
 export function problemText(problem) {
   const p = String(problem || '').trim();
   for (const [re, key] of PROBLEMS) {
@@ -67,18 +74,19 @@ export function hpLabel(name) {
   return s[0].toUpperCase() + s.slice(1);
 }
 
-// The server's description in English; our translation in other languages when we have one.
+// The service's descriptions are in English; our words in other languages when we have them.
+function serverWord(...keys) {
+  const words = serverWords[getLang()] || {};
+  const k = keys.find((x) => x in words);
+  return k ? words[k] : null;
+}
+
 function hpDescription(alg, h) {
-  if (getLang() !== 'en') {
-    if (has(`hpdesc.${alg}.${h.name}`)) return t(`hpdesc.${alg}.${h.name}`);
-    if (has(`hpdesc.${h.name}`)) return t(`hpdesc.${h.name}`);
-  }
-  return h.description || '';
+  return serverWord(`hpdesc.${alg}.${h.name}`, `hpdesc.${h.name}`) || h.description || '';
 }
 
 function algDescription(a) {
-  if (getLang() !== 'en' && has(`algdesc.${a.name}`)) return t(`algdesc.${a.name}`);
-  return a.description || '';
+  return serverWord(`algdesc.${a.name}`) || a.description || '';
 }
 
 function freshWizard(datasetId) {
@@ -126,12 +134,12 @@ export function readHp(h, raw) {
   const s = String(raw ?? '').trim().replace(',', '.');
   if (s === '') return {};
   const v = Number(s);
-  if (!Number.isFinite(v)) return { problem: t(h.type === 'int' ? 'problem.int' : 'problem.number') };
-  if (h.type === 'int' && !Number.isInteger(v)) return { problem: t('problem.int') };
+  if (!Number.isFinite(v)) return { problem: () => t(h.type === 'int' ? 'problem.int' : 'problem.number') };
+  if (h.type === 'int' && !Number.isInteger(v)) return { problem: () => t('problem.int') };
   const low = typeof h.min === 'number' && (h.min_exclusive ? !(v > h.min) : !(v >= h.min));
   const high = typeof h.max === 'number' && !(v <= h.max);
   if (low || high) {
-    return { problem: t(h.min_exclusive ? 'problem.range_gt' : 'problem.range', { a: fmtNum(h.min), b: fmtNum(h.max) }) };
+    return { problem: () => t(h.min_exclusive ? 'problem.range_gt' : 'problem.range', { a: fmtNum(h.min), b: fmtNum(h.max) }) };
   }
   return { value: v };
 }
@@ -295,39 +303,39 @@ export function trainPage(root, ctx, presetId) {
   }
 
   function checkStep(step) {
-    if (step === 1 && !w.dataset) return t('train.check.dataset');
+    if (step === 1 && !w.dataset) return () => t('train.check.dataset');
     if (step === 2) {
-      if (!w.target) return t('train.check.target');
-      if (!w.task) return t('train.check.task');
+      if (!w.target) return () => t('train.check.target');
+      if (!w.task) return () => t('train.check.task');
     }
     if (step === 3) {
       const p = {};
       const k = Number(w.prep.knn_neighbors);
-      if (w.prep.numeric_imputation === 'knn' && !(Number.isInteger(k) && k >= 1 && k <= 100)) p['preprocessing.knn_neighbors'] = t('problem.range', { a: 1, b: 100 });
+      if (w.prep.numeric_imputation === 'knn' && !(Number.isInteger(k) && k >= 1 && k <= 100)) p['preprocessing.knn_neighbors'] = () => t('problem.range', { a: 1, b: 100 });
       const mc = Number(w.prep.max_categories);
-      if (!(Number.isInteger(mc) && mc >= 1 && mc <= 1000)) p['preprocessing.max_categories'] = t('problem.range', { a: 1, b: 1000 });
+      if (!(Number.isInteger(mc) && mc >= 1 && mc <= 1000)) p['preprocessing.max_categories'] = () => t('problem.range', { a: 1, b: fmtNum(1000) });
       if ((w.prep.numeric_imputation === 'constant' || w.prep.categorical_imputation === 'constant') && w.prep.fill_value.trim() === '') {
-        p['preprocessing.fill_value'] = t('train.check.fill');
+        p['preprocessing.fill_value'] = () => t('train.check.fill');
       }
       const numericConst = w.prep.numeric_imputation === 'constant' && w.prep.categorical_imputation !== 'constant';
       if (numericConst && w.prep.fill_value.trim() !== '' && !Number.isFinite(Number(w.prep.fill_value.replace(',', '.')))) {
-        p['preprocessing.fill_value'] = t('problem.number');
+        p['preprocessing.fill_value'] = () => t('problem.number');
       }
       setStepFields('preprocessing.', p);
-      if (Object.keys(p).length) return t('auth.fix_fields');
+      if (Object.keys(p).length) return () => t('auth.fix_fields');
     }
     if (step === 4) {
       const p = {};
       const rs = Number(w.split.random_state);
-      if (!(String(w.split.random_state).trim() !== '' && Number.isInteger(rs) && rs >= 0 && rs <= 2147483647)) p.random_state = t('problem.range', { a: 0, b: fmtNum(2147483647) });
+      if (!(String(w.split.random_state).trim() !== '' && Number.isInteger(rs) && rs >= 0 && rs <= 2147483647)) p.random_state = () => t('problem.range', { a: 0, b: fmtNum(2147483647) });
       const k = Number(w.split.cv_folds);
-      if (w.split.cv && !(Number.isInteger(k) && k >= 2 && k <= 20)) p.cv_folds = t('problem.range', { a: 2, b: 20 });
+      if (w.split.cv && !(Number.isInteger(k) && k >= 2 && k <= 20)) p.cv_folds = () => t('problem.range', { a: 2, b: 20 });
       setStepFields('', p, ['test_size', 'random_state', 'cv_folds']);
-      if (Object.keys(p).length) return t('auth.fix_fields');
+      if (Object.keys(p).length) return () => t('auth.fix_fields');
     }
     if (step === 5) {
-      if (!w.chosen.length) return t('train.check.algorithm');
-      if (w.chosen.length > MAX_RUNS) return t('train.check.too_many', { n: MAX_RUNS });
+      if (!w.chosen.length) return () => t('train.check.algorithm');
+      if (w.chosen.length > MAX_RUNS) return () => t('train.check.too_many', { n: MAX_RUNS });
     }
     if (step === 6) {
       let bad = false;
@@ -340,7 +348,7 @@ export function trainPage(root, ctx, presetId) {
         w.hpErrors[name] = errs;
         if (Object.keys(errs).length) bad = true;
       }
-      if (bad) return t('auth.fix_fields');
+      if (bad) return () => t('auth.fix_fields');
     }
     return null;
   }
@@ -402,13 +410,13 @@ export function trainPage(root, ctx, presetId) {
     for (const f of err.fields) {
       if (f.field.startsWith('hyperparameters.')) {
         const hp = f.field.slice('hyperparameters.'.length);
-        w.hpErrors[name] = { ...(w.hpErrors[name] || {}), [hp]: problemText(f.problem) };
+        w.hpErrors[name] = { ...(w.hpErrors[name] || {}), [hp]: () => problemText(f.problem) };
         first = Math.min(first, 6);
       } else if (f.field === 'hyperparameters' || f.field === 'algorithm') {
-        w.hpErrors[name] = { ...(w.hpErrors[name] || {}), _all: problemText(f.problem) };
+        w.hpErrors[name] = { ...(w.hpErrors[name] || {}), _all: () => problemText(f.problem) };
         first = Math.min(first, 6);
       } else {
-        w.fields[f.field] = problemText(f.problem);
+        w.fields[f.field] = () => problemText(f.problem);
         const step = f.field.startsWith('preprocessing') ? 3
           : ['test_size', 'random_state', 'cv_folds'].includes(f.field) ? 4
             : ['target_column', 'task_type'].includes(f.field) ? 2 : 1;
@@ -457,8 +465,8 @@ export function trainPage(root, ctx, presetId) {
     }
     const [name, err] = refused[0];
     const placed = err instanceof ApiError && err.status === 422 && err.fields.length;
-    w.error = placed ? t('train.refused', { alg: algName(name) }) : `${algName(name)}: ${errorText(err)}`;
-    if (w.runs.length) w.error += ` ${t('train.some_started', { n: w.runs.length })}`;
+    const started = w.runs.length;
+    w.error = () => `${placed ? t('train.refused', { alg: algName(name) }) : `${algName(name)}: ${errorText(err)}`}${started ? ` ${t('train.some_started', { n: started })}` : ''}`;
     w.step = back;
     draw();
     const bad = root.querySelector('[aria-invalid="true"]') || document.getElementById('wizard-error');
@@ -502,7 +510,7 @@ export function trainPage(root, ctx, presetId) {
   // ---------------------------------------------------------------- steps
 
   function fieldError(key, input) {
-    const msg = w.fields[key];
+    const msg = say(w.fields[key]);
     if (!msg) return null;
     const id = `${input.id}-error`;
     input.setAttribute('aria-invalid', 'true');
@@ -586,11 +594,11 @@ export function trainPage(root, ctx, presetId) {
       ['classification', 'regression'].map((k) => {
         const id = `train-task-${k}`;
         return el('div', { class: 'radio' },
-          el('input', { type: 'radio', name: 'train-task', id, value: k, checked: w.task === k, onchange: () => { w.task = k; w.chosen = []; w.algAdvice = null; draw(); } }),
+          el('input', { type: 'radio', name: 'train-task', id, value: k, checked: w.task === k, onchange: () => { w.task = k; w.chosen = []; w.algAdvice = null; } }),
           el('label', { for: id }, el('strong', { text: t(`task.${k}`) }), k === suggested ? el('span', { class: 'badge', text: t('train.suggested') }) : null,
             el('span', { class: 'muted small block', text: t(`task.${k}.hint`) })));
       }));
-    if (w.fields.task_type) taskRadios.append(el('p', { class: 'field-error', text: w.fields.task_type }));
+    if (w.fields.task_type) taskRadios.append(el('p', { class: 'field-error', text: say(w.fields.task_type) }));
     return el('div', {}, targetField, adviceBlock(), w.target ? taskRadios : null);
   }
 
@@ -678,21 +686,30 @@ export function trainPage(root, ctx, presetId) {
       oninput: (e) => { s.test_size = Number(e.target.value); out.textContent = t('train.split.value', { test: s.test_size, train: 100 - s.test_size }); e.target.setAttribute('aria-valuetext', `${s.test_size} %`); },
     });
     const rs = el('input', { type: 'number', id: 'split-random-state', min: '0', max: '2147483647', step: '1', value: s.random_state, oninput: (e) => { s.random_state = e.target.value; } });
-    const cv = el('input', { checked: s.cv, id: 'split-cv', onchange: (e) => { s.cv = e.target.checked; draw(); focusSoon(document.getElementById('split-cv')); } });
     const folds = el('input', { type: 'number', id: 'split-folds', min: '2', max: '20', step: '1', value: s.cv_folds, oninput: (e) => { s.cv_folds = e.target.value; } });
+    const foldsField = withError('cv_folds', folds, field(t('train.split.folds'), folds, t('train.split.folds.hint')));
+    foldsField.hidden = !s.cv;
+    const cv = el('input', { checked: s.cv, id: 'split-cv', 'aria-controls': 'split-folds', onchange: (e) => { s.cv = e.target.checked; foldsField.hidden = !s.cv; } });
     return el('div', {},
       withError('test_size', test, el('div', { class: 'field slider-field' },
         el('label', { for: 'split-test', text: t('train.split.test') }), el('div', { class: 'slider-row' }, test, out),
         el('p', { class: 'field-hint', text: t('train.split.test.hint') }))),
       withError('random_state', rs, field(t('train.split.random_state'), rs, t('train.split.random_state.hint'))),
       checkbox(t('train.split.cv'), cv),
-      s.cv ? withError('cv_folds', folds, field(t('train.split.folds'), folds, t('train.split.folds.hint'))) : null);
+      foldsField);
   }
 
+  // Changed in place (no redraw), so focus and the checkbox under the pointer stay.
   function toggleAlgorithm(name, on) {
     w.chosen = on ? [...new Set([...w.chosen, name])] : w.chosen.filter((x) => x !== name);
-    draw();
-    focusSoon(document.getElementById(`alg-${name}`));
+    const item = root.querySelector(`.alg-item[data-algorithm="${name}"]`);
+    if (item) item.classList.toggle('chosen', on);
+    const line = document.getElementById('alg-chosen');
+    if (line) line.textContent = chosenText();
+  }
+
+  function chosenText() {
+    return w.chosen.length ? t('train.alg.chosen', { n: w.chosen.length, list: w.chosen.map(algName).join(', ') }) : t('train.alg.none');
   }
 
   function stepAlgorithm() {
@@ -722,7 +739,7 @@ export function trainPage(root, ctx, presetId) {
       el('p', { class: 'muted', text: t('train.alg.intro') }),
       ranking.length ? el('fieldset', {}, el('legend', { text: t('train.alg.ranked') }), el('ol', { class: 'alg-list', id: 'alg-ranking' }, ranking.map((r) => item(r.algorithm, r)))) : null,
       others.length ? el('fieldset', {}, el('legend', { text: ranking.length ? t('train.alg.others') : t('train.alg.all') }), el('ul', { class: 'alg-list', id: 'alg-others' }, others.map((x) => item(x.name, null)))) : null,
-      el('p', { class: 'small', id: 'alg-chosen', role: 'status', text: w.chosen.length ? t('train.alg.chosen', { n: w.chosen.length, list: w.chosen.map(algName).join(', ') }) : t('train.alg.none') }));
+      el('p', { class: 'small', id: 'alg-chosen', role: 'status', text: chosenText() }));
   }
 
   function suggestedFor(name) {
@@ -769,7 +786,7 @@ export function trainPage(root, ctx, presetId) {
             errs[h.name] = r.problem;
             e.target.setAttribute('aria-invalid', 'true');
             box.classList.add('has-error');
-            box.append(el('p', { class: 'field-error', id: `${id}-error`, text: r.problem }));
+            box.append(el('p', { class: 'field-error', id: `${id}-error`, text: say(r.problem) }));
           } else {
             e.target.setAttribute('aria-invalid', 'false');
             box.classList.remove('has-error');
@@ -791,7 +808,7 @@ export function trainPage(root, ctx, presetId) {
     box.append(el('p', { class: 'field-hint', id: hintId, text: hint }));
     if (err) {
       box.classList.add('has-error');
-      box.append(el('p', { class: 'field-error', id: errId, text: err }));
+      box.append(el('p', { class: 'field-error', id: errId, text: say(err) }));
     }
     return box;
   }
@@ -808,7 +825,7 @@ export function trainPage(root, ctx, presetId) {
         return el('fieldset', { class: 'hp-set', id: `hp-${name}`, 'data-algorithm': name },
           el('legend', { text: algName(name) }),
           started ? el('p', { class: 'notice notice-info', text: t('train.hp.started') }) : null,
-          errs._all ? el('p', { class: 'field-error', role: 'alert', text: errs._all }) : null,
+          errs._all ? el('p', { class: 'field-error', role: 'alert', text: say(errs._all) }) : null,
           hps.length ? el('div', { class: 'hp-grid' }, hps.map((h) => hpInput(name, h, values, errs))) : el('p', { class: 'muted', text: t('train.hp.none') }),
           hps.length ? el('button', {
             type: 'button', class: 'btn btn-quiet btn-small', text: t('train.hp.reset'),
@@ -914,7 +931,7 @@ export function trainPage(root, ctx, presetId) {
       el('div', { class: 'card wizard-body' },
         el('h2', { id: 'wizard-title', tabindex: '-1', text: t(`train.step.${w.step}`) }),
         el('p', { class: 'muted small step-intro', text: t(`train.step.${w.step}.intro`) }),
-        w.error ? el('div', { class: 'notice notice-error', id: 'wizard-error', role: 'alert', tabindex: '-1', text: w.error }) : null,
+        w.error ? el('div', { class: 'notice notice-error', id: 'wizard-error', role: 'alert', tabindex: '-1', text: say(w.error) }) : null,
         body,
         actions())));
   }
