@@ -382,6 +382,7 @@ function fillNames(list, redraw, isGone) {
     for (const r of list) {
       const n = names.get(r.dataset_id);
       if (n && r.dataset_name !== n) { r.dataset_name = n; changed = true; }
+      if (n === null && !r.dataset_gone) { r.dataset_gone = true; changed = true; }
     }
     if (changed && !isGone()) redraw();
   });
@@ -455,7 +456,7 @@ export function experimentsPage(root, ctx) {
     return el('tr', { 'data-run': run.id, 'data-status': run.status },
       el('td', { class: 'col-pick' }, pick),
       el('th', { scope: 'row', 'data-label': t('exps.col.algorithm') }, el('a', { href: `#/experiments/${run.id}`, text: algName(run.algorithm) })),
-      el('td', { 'data-label': t('exps.col.dataset') }, run.dataset_name || el('span', { class: 'muted', text: '…' }),
+      el('td', { 'data-label': t('exps.col.dataset') }, run.dataset_name || el('span', { class: 'muted', text: run.dataset_gone ? t('exps.dataset_gone') : '…' }),
         el('span', { class: 'muted small' }, ` → ${run.target_column || ''}`)),
       el('td', { 'data-label': t('exps.col.status') }, statusBadge(run.status),
         active ? el('span', { class: 'small muted' }, ` ${stageText(run)}`) : null),

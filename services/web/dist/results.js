@@ -335,7 +335,7 @@ function prepReport(p, split) {
   const facts = [];
   if (split) {
     facts.push([t('results.split.train'), fmtNum(split.train_rows)], [t('results.split.test'), fmtNum(split.test_rows)]);
-    if (split.stratified !== undefined) facts.push([t('results.split.stratified'), t(split.stratified ? 'flag.yes' : 'flag.no')]);
+    if (split.stratified !== undefined && !(p && p.task === 'regression')) facts.push([t('results.split.stratified'), t(split.stratified ? 'flag.yes' : 'flag.no')]);
   }
   if (p) {
     if (num(p.n_features_in) !== null) facts.push([t('results.prep.in'), fmtNum(p.n_features_in)]);

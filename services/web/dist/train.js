@@ -487,24 +487,26 @@ export function trainPage(root, ctx, presetId) {
         if (gone) return;
         if (run.status === 'completed') {
           resultsOf(run.id).then((r) => { run.results = r; }).catch((err) => { run.resultsError = err; })
-            .finally(() => { if (!gone && w.step === 7) drawKeepingFocus(); });
-        } else if (w.step === 7) drawKeepingFocus();
+            .finally(() => { if (!gone && w.step === 7) draw(); });
+        } else if (w.step === 7) draw();
       },
       onProblem: (err, retrying) => {
         if (ctx.unauthorized(err)) return;
         if (!retrying) {
           run.streamError = err;
-          if (w.step === 7) drawKeepingFocus();
+          if (w.step === 7) draw();
         }
       },
     }));
   }
 
-  function drawKeepingFocus() {
+  // Every draw puts the focus back on the control that had it (same id), so choosing with
+  // the arrow keys in a radio group or a select keeps the keyboard where it was.
+  function draw() {
     const focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement.id : '';
-    draw();
+    drawPage();
     const again = focused && document.getElementById(focused);
-    if (again) again.focus();
+    if (again && again !== document.activeElement) again.focus();
   }
 
   // ---------------------------------------------------------------- steps
@@ -615,14 +617,15 @@ export function trainPage(root, ctx, presetId) {
     const score = d.data_quality_score;
     return el('div', { class: 'quality-summary', id: 'train-quality' },
       el('p', {}, el('strong', { text: t('train.quality.score', { score: typeof score === 'number' ? fmtNum(score, 0) : t('value.unknown') }) })),
-      miss.length ? el('div', { class: 'table-wrap' }, el('table', { class: 'data-table', id: 'train-missing' },
-        el('caption', { text: t('train.quality.missing') }),
-        el('thead', {}, el('tr', {}, ['column', 'missing', 'strategy'].map((h) => el('th', { scope: 'col', text: t(`quality.col.${h}`) })))),
-        el('tbody', {}, miss.map(([name, m]) => el('tr', {},
-          el('th', { scope: 'row', text: name }),
-          el('td', { class: 'num', text: `${fmtNum(m.missing_count)} (${fmtNum(m.missing_percentage, 2)} %)` }),
-          el('td', {}, label('strategy', m.recommended_strategy && m.recommended_strategy.primary_strategy),
-            m.recommended_strategy && m.recommended_strategy.explanation ? el('p', { class: 'muted small', text: m.recommended_strategy.explanation }) : null))))))
+      miss.length ? el('div', {}, el('h4', { class: 'sub-title', text: t('train.quality.missing') }),
+        el('ul', { class: 'missing-list', id: 'train-missing' }, miss.map(([name, m]) => {
+          const rs = m.recommended_strategy || {};
+          return el('li', {},
+            el('strong', { text: name }),
+            el('span', { class: 'small', text: ` · ${t('train.quality.missing_n', { n: fmtNum(m.missing_count), pct: fmtNum(m.missing_percentage, 2) })}` }),
+            rs.primary_strategy ? el('span', { class: 'small', text: ` · ${t('train.quality.advice', { how: label('strategy', rs.primary_strategy) })}` }) : null,
+            rs.explanation ? el('p', { class: 'muted small', text: rs.explanation }) : null);
+        })))
         : el('p', { class: 'muted', text: t('train.quality.no_missing') }),
       iqr.length ? el('p', { class: 'small', text: t('train.quality.outliers', { list: iqr.map(([n, o]) => `${n} (${fmtNum(o.outliers_count)})`).join(', ') }) }) : null);
   }
@@ -632,10 +635,10 @@ export function trainPage(root, ctx, presetId) {
     const rec = w.quality && w.quality.status === 'ready' ? w.quality.data.preprocessing_recommendations || {} : {};
     const recMark = (v, r) => (v === r ? ` — ${t('train.recommended')}` : '');
     const numSel = select(NUM_IMPUTE.map((v) => [v, `${t(`impute.${v}`)}${recMark(v, w.recNumeric)}`]), p.numeric_imputation, {
-      id: 'prep-numeric', onchange: (e) => { p.numeric_imputation = e.target.value; draw(); focusSoon(document.getElementById('prep-numeric')); },
+      id: 'prep-numeric', onchange: (e) => { p.numeric_imputation = e.target.value; draw(); },
     });
     const catSel = select(CAT_IMPUTE.map((v) => [v, t(`impute.${v}`)]), p.categorical_imputation, {
-      id: 'prep-categorical', onchange: (e) => { p.categorical_imputation = e.target.value; draw(); focusSoon(document.getElementById('prep-categorical')); },
+      id: 'prep-categorical', onchange: (e) => { p.categorical_imputation = e.target.value; draw(); },
     });
     const needFill = p.numeric_imputation === 'constant' || p.categorical_imputation === 'constant';
     const fill = el('input', { type: 'text', id: 'prep-fill', value: p.fill_value, oninput: (e) => { p.fill_value = e.target.value; } });
@@ -878,7 +881,7 @@ export function trainPage(root, ctx, presetId) {
     } else if (done.length >= 2) {
       results = el('section', { class: 'train-results', id: 'train-compare', 'aria-labelledby': 'train-compare-title' },
         el('h2', { id: 'train-compare-title', text: t('train.compare') }),
-        comparisonView(done.map((r) => ({ run: { ...r, dataset_name: w.dataset && (w.dataset.display_name || w.dataset.name) }, results: r.results }))),
+        comparisonView(done.map((r) => ({ run: r, results: r.results }))),
         el('a', { class: 'btn btn-secondary', href: `#/experiments/compare?ids=${done.map((r) => r.id).join(',')}`, id: 'train-compare-link', text: t('train.compare.open') }));
     }
     return el('div', {},
@@ -912,7 +915,7 @@ export function trainPage(root, ctx, presetId) {
     return el('div', { class: 'form-actions wizard-actions' }, back, fwd);
   }
 
-  function draw() {
+  function drawPage() {
     destroyCharts(root);
     let body;
     if (w.step > 1 && w.step < 7 && !w.dataset) {
