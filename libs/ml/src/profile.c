@@ -193,6 +193,70 @@ static void radix_u64(uint64_t *a, uint64_t *b, size_t n)
         memcpy(a, src, n * sizeof(*a));
 }
 
+#define MSD_BITS     12 /* first pass: the top bits of the keys' range */
+#define SMALL_BUCKET 32 /* buckets up to this size are insertion-sorted */
+
+static void insertion_u64(uint64_t *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint64_t v = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1] > v) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
+/* Sort a[0..n) using b[0..n) as scratch; the result is in a. One pass on the top MSD_BITS
+ * bits of the keys' range spreads them over up to 2^MSD_BITS buckets (for values from a
+ * continuous distribution, a few keys each), then small buckets are insertion-sorted and
+ * larger ones radix-sorted (which ends at once on equal keys). */
+static void sort_keys(uint64_t *a, uint64_t *b, size_t n)
+{
+    static _Thread_local uint32_t cnt[1u << MSD_BITS];
+    if (n < 2)
+        return;
+    uint64_t lo = a[0], hi = a[0];
+    size_t sorted = 1;
+    for (size_t i = 1; i < n; i++) {
+        lo = a[i] < lo ? a[i] : lo;
+        hi = a[i] > hi ? a[i] : hi;
+        sorted += a[i - 1] <= a[i];
+    }
+    if (sorted == n)
+        return;
+    if (n <= SMALL_BUCKET) {
+        insertion_u64(a, n);
+        return;
+    }
+    int bits = 64 - __builtin_clzll(hi - lo);
+    int sh = bits > MSD_BITS ? bits - MSD_BITS : 0;
+    size_t nb = (size_t)((hi - lo) >> sh) + 1;
+    memset(cnt, 0, nb * sizeof(cnt[0]));
+    for (size_t i = 0; i < n; i++)
+        cnt[(a[i] - lo) >> sh]++;
+    uint32_t sum = 0;
+    for (size_t k = 0; k < nb; k++) {
+        uint32_t x = cnt[k];
+        cnt[k] = sum;
+        sum += x;
+    }
+    for (size_t i = 0; i < n; i++)
+        b[cnt[(a[i] - lo) >> sh]++] = a[i];
+    memcpy(a, b, n * sizeof(*a));
+    size_t start = 0; /* cnt[k] is now where bucket k ends */
+    for (size_t k = 0; k < nb; k++) {
+        size_t m = cnt[k] - start;
+        if (m > SMALL_BUCKET)
+            radix_u64(a + start, b + start, m);
+        else if (m > 1)
+            insertion_u64(a + start, m);
+        start = cnt[k];
+    }
+}
+
 /* Sort n doubles (radix through temporary keys; quicksort when memory is short). */
 static void sort_values(double *v, size_t n)
 {
@@ -203,7 +267,7 @@ static void sort_values(double *v, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         k[i] = d2key(v[i]);
-    radix_u64(k, k + n, n);
+    sort_keys(k, k + n, n);
     for (size_t i = 0; i < n; i++)
         v[i] = key2d(k[i]);
     free(k);
@@ -823,7 +887,7 @@ static void td_flush(struct tdigest *t)
 {
     if (t->nbuf == 0)
         return;
-    radix_u64(t->buf, t->kscratch, t->nbuf);
+    sort_keys(t->buf, t->kscratch, t->nbuf);
     double total = t->total + (double)t->nbuf;
     size_t i = 0, j = 0, no = 0;
     double cm = 0, cw = 0, q0 = 0, qlim = 0;
@@ -983,9 +1047,15 @@ static void fi_index(struct freq *f)
 /* Subtract the median counter from every counter and drop those that reach 0. */
 static void fi_purge(struct freq *f)
 {
-    for (size_t k = 0; k < f->n; k++)
-        f->scratch[k] = f->e[k].count;
-    uint64_t med = select_u64(f->scratch, f->n, f->n / 2);
+    uint64_t lo = f->e[0].count, hi = lo;
+    for (size_t k = 0; k < f->n; k++) {
+        uint64_t c = f->e[k].count;
+        f->scratch[k] = c;
+        lo = c < lo ? c : lo;
+        hi = c > hi ? c : hi;
+    }
+    /* all equal (a stream of distinct values): that is the median */
+    uint64_t med = lo == hi ? lo : select_u64(f->scratch, f->n, f->n / 2);
     size_t kept = 0;
     for (size_t k = 0; k < f->n; k++) {
         if (f->e[k].count <= med) {
