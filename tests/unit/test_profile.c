@@ -286,6 +286,72 @@ static void test_exact_stats(void **state)
     profile_free(p);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Exact quantiles rest on sorting every value: against qsort over shapes that stress the
+ * sort (one bucket of many values, equal runs, sorted and reversed input, both signs, tiny
+ * and huge magnitudes). */
+static void test_exact_quantiles_sorted(void **state)
+{
+    (void)state;
+    enum { N = 60000 };
+    static char text[N][32];
+    static const char *vals[N];
+    static double v[N];
+    uint64_t x = 0x853C49E6748FEA9Bull;
+    for (int shape = 0; shape < 6; shape++) {
+        for (int i = 0; i < N; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            double d;
+            switch (shape) {
+            case 0:
+                d = (double)(x % 2000000) / 1000.0 - 1000.0;
+                break;
+            case 1:
+                d = x % 97 == 0 ? 1e300 : (double)(x % 1000000) * 1e-9;
+                break;
+            case 2:
+                d = (double)(x % 5);
+                break;
+            case 3:
+                d = i;
+                break;
+            case 4:
+                d = N - i;
+                break;
+            default:
+                d = (x % 2 ? -1.0 : 1.0) * (double)(x >> 40) * 1e-200;
+                break;
+            }
+            snprintf(text[i], sizeof(text[i]), "%.17g", d);
+            vals[i] = text[i];
+            v[i] = strtod(text[i], NULL);
+        }
+        struct profile *p = one_column("x", vals, N);
+        json_t *c = stats_of(p, 0);
+        const json_t *st = json_object_get(c, "stats");
+        assert_true(json_is_true(json_object_get(st, "quantiles_exact")));
+        qsort(v, N, sizeof(v[0]), cmp_double);
+        static const struct {
+            const char *k;
+            double q;
+        } qs[] = {{"quantiles.p1", .01}, {"quantiles.p50", .5}, {"quantiles.p99", .99}};
+        for (size_t k = 0; k < 3; k++) {
+            double pos = qs[k].q * (N - 1), want = v[(size_t)pos];
+            if ((size_t)pos + 1 < N)
+                want += (v[(size_t)pos + 1] - v[(size_t)pos]) * (pos - (double)(size_t)pos);
+            if (!same_bits(num(st, qs[k].k), want))
+                fail_msg("shape %d %s: %.17g, want %.17g", shape, qs[k].k, num(st, qs[k].k), want);
+        }
+        json_decref(c);
+        profile_free(p);
+    }
+}
+
 static void test_temporal_stats(void **state)
 {
     (void)state;
@@ -673,12 +739,19 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_number),     cmocka_unit_test(test_parse_time),
-        cmocka_unit_test(test_parse_fast_paths), cmocka_unit_test(test_types),
-        cmocka_unit_test(test_exact_stats),      cmocka_unit_test(test_temporal_stats),
-        cmocka_unit_test(test_hll_bound),        cmocka_unit_test(test_digest_bound),
-        cmocka_unit_test(test_correlation),      cmocka_unit_test(test_pii),
-        cmocka_unit_test(test_cells_and_limits), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_parse_number),
+        cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_parse_fast_paths),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_exact_stats),
+        cmocka_unit_test(test_temporal_stats),
+        cmocka_unit_test(test_hll_bound),
+        cmocka_unit_test(test_digest_bound),
+        cmocka_unit_test(test_correlation),
+        cmocka_unit_test(test_pii),
+        cmocka_unit_test(test_cells_and_limits),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_exact_quantiles_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
