@@ -346,6 +346,12 @@ test('a refused combination shows next to its field (EN, FR); a long random fore
     await visible(page, '#train-target');
     assert.equal(await page.inputValue('#train-target'), 'label');
     await seeText(page, '#task-advice', 'Classification');
+    await seeText(page, '#task-advice', 'each value is a class');
+    // The service's reasons in French too.
+    await page.click('[data-lang-choice="fr"]');
+    await seeText(page, '#task-advice', 'Suggéré : Classification');
+    await seeText(page, '#task-advice', 'chaque valeur est une classe');
+    await page.click('[data-lang-choice="en"]');
     for (let i = 0; i < 3; i++) await page.click('#train-next');
     await visible(page, '#alg-ranking');
     for (const box of await page.locator('#alg-ranking input:checked').all()) await box.uncheck();

@@ -11,7 +11,7 @@ import {
 } from './ui.js';
 import { destroyCharts, keepChart, chartLibrary } from './charts.js';
 import {
-  resultsSections, headline, metricName, metricValue, lowerIsBetter, CLS_METRICS, CLS_WEIGHTED, REG_METRICS,
+  resultsSections, headline, metricName, metricValue, lowerIsBetter, reasonWords, CLS_METRICS, CLS_WEIGHTED, REG_METRICS,
 } from './results.js';
 import { t, has, formatDate } from './i18n.js';
 
@@ -286,7 +286,7 @@ export function experimentPage(root, ctx, id) {
           run.task_type ? ` · ${t(`task.${run.task_type}`)}` : '',
           ` · ${formatDate(run.created_at)}`),
         run.task_type_reason && run.task_type_reason !== 'given in the request'
-          ? el('p', { class: 'muted small', text: t('exp.task_reason', { reason: run.task_type_reason }) }) : null),
+          ? el('p', { class: 'muted small', text: t('exp.task_reason', { reason: run.task_type_reason.split('; ').map(reasonWords).join(t('exp.reason_sep')) }) }) : null),
       el('div', { class: 'ds-actions' },
         run.status === 'completed' ? model.button() : null,
         run.status === 'completed' ? el('a', { class: 'btn btn-secondary', href: `#/experiments/compare?ids=${encodeURIComponent(id)}`, id: 'exp-compare', text: t('exp.compare') }) : null,

@@ -5,13 +5,23 @@
 // the preprocessing report and the split. Nothing is computed here; numbers are only printed.
 import { el, fmtNum, label, stateBlock } from './ui.js';
 import { bars, keepChart, chartLibrary } from './charts.js';
-import { t, has } from './i18n.js';
+import { t, has, getLang } from './i18n.js';
+import { serverReasons } from './i18n-ml.js';
 
 export const CLS_METRICS = ['accuracy', 'f1_macro', 'precision_macro', 'recall_macro', 'roc_auc', 'pr_auc', 'log_loss'];
 export const CLS_WEIGHTED = ['precision_weighted', 'recall_weighted', 'f1_weighted'];
 export const REG_METRICS = ['r2', 'mae', 'rmse', 'mse'];
 const LOWER_BETTER = new Set(['mae', 'mse', 'rmse', 'log_loss']);
 const PALETTE = ['#1f4e79', '#c2571a', '#2e7d4f', '#8e3b8c', '#b58a00', '#2a8a9c', '#a33b3b', '#5a5f6b'];
+
+/** A reason the service gave (in English) in the current language when we know its words. */
+export function reasonWords(text) {
+  const s = String(text ?? '');
+  for (const [re, words] of serverReasons[getLang()] || []) {
+    if (re.test(s)) return s.replace(re, words);
+  }
+  return s;
+}
 
 export function lowerIsBetter(metric) {
   return LOWER_BETTER.has(metric);

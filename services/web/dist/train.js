@@ -12,7 +12,7 @@ import {
   el, field, select, checkbox, errorText, errorBlock, loadingBlock, stateBlock, fmtNum, label, focusSoon, uid,
 } from './ui.js';
 import { destroyCharts } from './charts.js';
-import { resultsSections } from './results.js';
+import { resultsSections, reasonWords } from './results.js';
 import {
   runCard, cancelRun, algName, resultsOf, comparisonView, modelDownloader, ACTIVE,
 } from './experiments.js';
@@ -581,11 +581,15 @@ export function trainPage(root, ctx, presetId) {
     return el('div', { class: 'advice', id: 'task-advice', role: 'status' },
       el('p', {}, el('strong', { text: t('train.task.suggested', { task: t(`task.${task}`) }) })),
       col.distinct !== undefined ? el('p', { class: 'small muted', text: t('train.task.column', { type: label('type', col.type), distinct: fmtNum(col.distinct), missing: fmtNum(col.missing) }) }) : null,
-      reasons.length ? el('ul', { class: 'reasons' }, reasons.map((r) => el('li', { text: String(r) }))) : null);
+      reasons.length ? el('ul', { class: 'reasons' }, reasons.map((r) => el('li', { text: reasonWords(r) }))) : null);
   }
 
   function stepTarget() {
     const cols = columnsOf(w.dataset);
+    if (!cols.length) {
+      return stateBlock('empty', t('train.target.no_file'), t('train.target.no_file.body'),
+        el('a', { class: 'btn btn-secondary', href: `#/datasets/${w.datasetId}`, text: t('train.target.open_ds') }));
+    }
     const targetSel = select([['', t('train.target.choose')], ...cols.map((c) => [c.name, `${c.name} (${label('type', c.data_type_interpreted || c.type)})`])], w.target, {
       id: 'train-target',
       onchange: (e) => { w.target = e.target.value; w.task = ''; w.chosen = []; w.algAdvice = null; delete w.fields.target_column; if (w.target) adviseTask(); else draw(); },
@@ -731,7 +735,7 @@ export function trainPage(root, ctx, presetId) {
           el('span', { class: 'alg-name' }, rank ? el('span', { class: 'alg-rank', text: `${rank.rank}.` }) : null, ` ${algName(name)}`),
           rank && typeof rank.score === 'number' ? el('span', { class: 'alg-score' }, el('meter', { min: '0', max: '100', value: String(rank.score), 'aria-hidden': 'true' }), ` ${t('train.alg.score', { score: fmtNum(rank.score, 0) })}`) : null,
           el('span', { class: 'muted small block', text: algDescription(info) })),
-        rank && Array.isArray(rank.reasons) && rank.reasons.length ? el('ul', { class: 'reasons small' }, rank.reasons.map((r) => el('li', { text: String(r) }))) : null);
+        rank && Array.isArray(rank.reasons) && rank.reasons.length ? el('ul', { class: 'reasons small' }, rank.reasons.map((r) => el('li', { text: reasonWords(r) }))) : null);
     };
     const ds = a.status === 'ready' && a.data.dataset ? a.data.dataset : null;
     return el('div', {},
