@@ -352,6 +352,33 @@ static void test_exact_quantiles_sorted(void **state)
     }
 }
 
+/* Top values keep their first PROFILE_VALUE_BYTES bytes: a character cut there is dropped
+ * (the column's JSON used to fail on it, and the whole upload with it). */
+static void test_long_values_cut(void **state)
+{
+    (void)state;
+    char a[200], b[200];
+    memset(a, 'a', sizeof(a));
+    memcpy(a + PROFILE_VALUE_BYTES - 1, "\xC3\xA9", 2); /* é across the cut */
+    a[sizeof(a) - 1] = '\0';
+    memset(b, 'b', sizeof(b));
+    memcpy(b + PROFILE_VALUE_BYTES - 2, "\xE2\x82\xAC", 3); /* € across the cut */
+    b[sizeof(b) - 1] = '\0';
+    const char *vals[] = {a, a, b};
+    struct profile *p = one_column("notes", vals, 3);
+    json_t *c = profile_column_json(p, 0);
+    assert_non_null(c);
+    const json_t *top = json_object_get(json_object_get(c, "stats"), "top_values");
+    assert_int_equal(json_array_size(top), 2);
+    const char *v0 = json_string_value(json_object_get(json_array_get(top, 0), "value"));
+    const char *v1 = json_string_value(json_object_get(json_array_get(top, 1), "value"));
+    assert_int_equal(strlen(v0), PROFILE_VALUE_BYTES - 1);
+    assert_int_equal(strlen(v1), PROFILE_VALUE_BYTES - 2);
+    assert_memory_equal(v0, a, PROFILE_VALUE_BYTES - 1);
+    json_decref(c);
+    profile_free(p);
+}
+
 static void test_temporal_stats(void **state)
 {
     (void)state;
@@ -752,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_cells_and_limits),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_exact_quantiles_sorted),
+        cmocka_unit_test(test_long_values_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

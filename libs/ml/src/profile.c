@@ -2258,8 +2258,23 @@ static int numeric_stats(const struct pcol *c, json_t *st)
     return rc;
 }
 
+/* len without a character cut short at the end: stored values keep their first
+ * PROFILE_VALUE_BYTES bytes, which may end inside a multi-byte character. */
+static size_t utf8_whole(const char *s, size_t len)
+{
+    size_t i = len;
+    while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0 || ((unsigned char)s[i - 1] & 0x80) == 0)
+        return len; /* ASCII last, or no lead byte in reach */
+    unsigned lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    return len - (i - 1) >= need ? len : i - 1;
+}
+
 static json_t *top_entry(const char *s, size_t len, uint64_t count, const uint64_t *err)
 {
+    len = utf8_whole(s, len);
     json_t *o = json_object();
     if (!o || jset(o, "value", json_stringn(s, len)) != 0 ||
         jset(o, "count", json_integer((json_int_t)count)) != 0 ||
