@@ -107,7 +107,7 @@ export function confusionMatrix(cm) {
       }));
   });
   return el('div', { class: 'table-wrap' }, el('table', { class: 'confusion', id: 'confusion-matrix', 'data-classes': String(labels.length) },
-    el('caption', { text: t('results.cm.caption') }),
+    el('caption', { class: 'visually-hidden', text: t('results.cm.caption') }),
     el('thead', {}, head), el('tbody', {}, rows)));
 }
 
@@ -232,6 +232,7 @@ function leafWords(n, classes, task) {
     return t('tree.predict.class', { label: name, pct: fmtNum(share * 100, 0) });
   }
   const x = Array.isArray(v) ? v[0] : v;
+  if (task === 'score') return t('tree.predict.score', { value: fmtNum(num(x) ?? NaN) });
   return t('tree.predict.value', { value: fmtNum(num(x) ?? NaN) });
 }
 
@@ -310,8 +311,9 @@ export function treeViewer(tree, res) {
   const valid = list.filter((x) => x && Array.isArray(x.nodes) && x.nodes.length);
   if (!valid.length) return null;
   const ensemble = Array.isArray(tree.trees);
-  // Gradient-boosted leaves hold additive scores, not class shares.
-  const leafTask = ensemble && tree.n_outputs !== undefined ? 'regression' : task;
+  // Gradient-boosted leaves hold scores added up over the trees, not class shares.
+  const boosted = ensemble && tree.n_outputs !== undefined;
+  const leafTask = boosted ? 'score' : task;
   const features = featureMap(res);
   const holder = el('div', { class: 'tree-holder' });
   const show = (i) => {
@@ -327,9 +329,8 @@ export function treeViewer(tree, res) {
     el('label', { for: 'tree-pick', text: t('tree.pick') }),
     el('select', { id: 'tree-pick', onchange: (e) => show(Number(e.target.value)) },
       valid.map((x, i) => el('option', { value: String(i), text: t('tree.pick.item', { n: i + 1, output: x.output !== undefined ? ` (${t('tree.output', { o: x.output })})` : '' }) })))) : null;
-  const intro = `${ensemble
-    ? t('tree.intro.ensemble', { shown: valid.length, total: tree.n_trees ?? valid.length })
-    : t('tree.intro')} ${t('tree.units')}`;
+  const shown = { shown: valid.length, total: tree.n_trees ?? valid.length };
+  const intro = `${boosted ? t('tree.intro.boosting', shown) : ensemble ? t('tree.intro.ensemble', shown) : t('tree.intro')} ${t('tree.units')}`;
   return section('res-tree', t('tree.title'), intro,
     el('div', { class: 'tree-tools' }, picker,
       el('button', { type: 'button', class: 'btn btn-secondary btn-small', id: 'tree-expand', text: t('tree.expand'), onclick: () => setAll(true) }),
