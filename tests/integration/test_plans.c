@@ -416,7 +416,7 @@ static void test_cancel(void **state)
              "{\"id\":\"load\",\"type\":\"load\"},"
              "{\"id\":\"prep\",\"type\":\"preprocess\",\"depends_on\":[\"load\"]},"
              "{\"id\":\"rf\",\"type\":\"train\",\"depends_on\":[\"prep\"],\"params\":{"
-             "\"algorithm\":\"random_forest\",\"hyperparameters\":{\"n_estimators\":3000,"
+             "\"algorithm\":\"random_forest\",\"hyperparameters\":{\"n_estimators\":2000,"
              "\"max_depth\":null}}},"
              "{\"id\":\"ev\",\"type\":\"evaluate\",\"depends_on\":[\"rf\"]}]}",
              big_id);

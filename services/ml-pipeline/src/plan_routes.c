@@ -113,10 +113,11 @@ static void plans_answer(struct http_resp *resp, int rc, json_t *out)
 void plans_get(struct http_req *req, struct http_resp *resp)
 {
     const char *id = plans_id(req, resp);
+    if (!id)
+        return;
     json_t *out = NULL;
-    if (id)
-        plans_answer(resp, store_plan_get(req->app, id, req->claims.sub, svc_is_admin(req), &out),
-                     out);
+    int rc = store_plan_get(req->app, id, req->claims.sub, svc_is_admin(req), &out);
+    plans_answer(resp, rc, out);
 }
 
 void plans_cancel(struct http_req *req, struct http_resp *resp)
