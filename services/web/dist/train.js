@@ -876,6 +876,8 @@ export function trainPage(root, ctx, presetId) {
         el('div', { class: 'page-head' }, el('h2', { class: 'results-title', text: t('train.results') }), run.model.button()),
         run.model.status(),
         resultsSections(run.results));
+    } else if (single && runs[0].status === 'completed' && !runs[0].results && !runs[0].resultsError) {
+      results = loadingBlock(t('exp.results_loading'));
     } else if (single && runs[0].resultsError) {
       results = errorBlock(runs[0].resultsError, t('exp.results_error'), () => {
         const r = runs[0];
