@@ -9,6 +9,7 @@
 
 #include <ibx/auth.h>
 #include <ibx/bus.h>
+#include <ibx/hash.h>
 #include <ibx/ids.h>
 
 #include <libpq-fe.h>
@@ -285,6 +286,34 @@ static long sql_long(const char *sql, const char *param)
 
 /* ------------------------------------------------------------------ tests */
 
+/* A step's output downloads as the bytes its hash names: the model of a train step, the
+ * full results of an evaluate step. */
+static void check_outputs(const char *id)
+{
+    char path[256], sha[65];
+    struct th_resp r;
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/dt/output", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 200);
+    assert_true(r.len > 56);
+    assert_memory_equal(r.body, "IBXMODEL", 8);
+    hash_sha256_hex(r.body, r.len, sha);
+    assert_string_equal(sha, first_out[2]);
+    th_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/ev_dt/output", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 200);
+    hash_sha256_hex(r.body, r.len, sha);
+    assert_string_equal(sha, first_out[6]);
+    assert_non_null(json_object_get(r.json, "confusion_matrix"));
+    assert_string_equal(str(r.json, "algorithm"), "decision_tree");
+    th_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/nope/output", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 404);
+    th_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/dt/output", id);
+    assert_int_equal(call("GET", path, bob, NULL, &r), 404);
+    th_resp_free(&r);
+}
+
 static void test_four_models(void **state)
 {
     char body[4096];
@@ -328,6 +357,7 @@ static void test_four_models(void **state)
     }
     assert_string_equal(str(json_object_get(p, "ranking"), "metric"), "accuracy");
     assert_int_equal(json_integer_value(json_object_get(p, "cache_hits")), 0);
+    check_outputs(first_plan);
     /* every step's output is in the cache and in the artifact store */
     assert_int_equal(sql_long("SELECT count(*) FROM pipeline.plan_cache", NULL), NSTEPS);
     for (size_t i = 0; i < NSTEPS; i++)
@@ -404,6 +434,12 @@ static void test_failed_step(void **state)
     assert_string_equal(str(step_of(p, "cmp"), "status"), "skipped");
     assert_string_equal(str(step_of(p, "ev_nb"), "status"), "completed");
     json_decref(p);
+    char path[256];
+    struct th_resp r;
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/prep_bad/output", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 409);
+    assert_string_equal(str(r.json, "error"), "not_completed");
+    th_resp_free(&r);
 }
 
 /* Cancel a plan while a long training runs: the plan and its unfinished steps end

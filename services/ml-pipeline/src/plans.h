@@ -28,7 +28,11 @@ void plans_get(struct http_req *req, struct http_resp *resp);
 void plans_cancel(struct http_req *req, struct http_resp *resp);
 void plans_delete(struct http_req *req, struct http_resp *resp);
 
+void plans_output(struct http_req *req, struct http_resp *resp);
+
 /* ---- plan_run.c: the executor ---- */
+/* The media type of a step type's output artifact (static). */
+const char *plan_media_type(enum plan_step_type t);
 /* The worker's job for PLAN_REQUESTED_EVENT: claim and run the plan. 0 when it is done
  * with (finished, already finished elsewhere, deleted, cancelled), < 0 to have the
  * message retried (the worker is stopping: the plan is given back as pending). */
@@ -51,6 +55,11 @@ int store_plan_get(struct svc *s, const char *id, const char *user, int admin,
  * with status (16 bytes) when the plan had ended; -ENOENT. */
 int store_plan_cancel(struct svc *s, const char *id, const char *user, int admin, json_t **out,
                       char *status) PLAN_WUR;
+/* A visible plan's step: *status and output (65 bytes, "" until completed) and *type.
+ * -ENOENT (no such plan or step). */
+int store_plan_step_output(struct svc *s, const char *id, const char *step, const char *user,
+                           int admin, char *status, char *output,
+                           enum plan_step_type *type) PLAN_WUR;
 /* Delete a visible plan (its cached outputs stay for other plans). -ENOENT. */
 int store_plan_delete(struct svc *s, const char *id, const char *user, int admin) PLAN_WUR;
 /* The plan's request was published now. */

@@ -202,6 +202,28 @@ int store_plan_cancel(struct svc *s, const char *id, const char *user, int admin
     return rc ? rc : store_plan_get(s, id, user, admin, out);
 }
 
+int store_plan_step_output(struct svc *s, const char *id, const char *step, const char *user,
+                           int admin, char *status, char *output, enum plan_step_type *type)
+{
+    const char *p[] = {id, user, admin ? "true" : "false", step};
+    PGresult *r = NULL;
+    int rc = db_query(s->db,
+                      "SELECT st.status, coalesce(st.output_sha256, ''), st.type FROM "
+                      "pipeline.plan_steps st JOIN pipeline.plans p ON p.id = st.plan_id WHERE "
+                      "p.id = $1::uuid AND " PLAN_VISIBLE " AND st.step_id = $4",
+                      4, p, &r);
+    if (rc)
+        return rc;
+    if (PQntuples(r) != 1 || plan_type_parse(db_val(r, 0, 2), type) != 0)
+        rc = -ENOENT;
+    else {
+        snprintf(status, 16, "%s", db_val(r, 0, 0));
+        snprintf(output, BLOB_ID_LEN + 1, "%s", db_val(r, 0, 1));
+    }
+    PQclear(r);
+    return rc;
+}
+
 int store_plan_delete(struct svc *s, const char *id, const char *user, int admin)
 {
     const char *p[] = {id, user, admin ? "true" : "false"};
