@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define C_NUM  1u
@@ -793,7 +794,12 @@ struct ppool {
     int started, quit;
     int active;                   /* a batch is in progress */
     size_t next, ntasks, running; /* tasks handed out, in the batch, and not yet finished */
-    int err;                      /* the batch's first error */
+    size_t ncoltasks; /* tasks 0..ncoltasks-1 are column ranges; task ncoltasks (when handed
+                       * out) adds the previous batch's correlation sums */
+    uint32_t order[PROFILE_TASKS_MAX + 1]; /* the order tasks are handed out in */
+    double cost[PROFILE_TASKS_MAX + 1];    /* seconds each task took last time (scheduling) */
+    int timed;                             /* tasks are single columns: order by cost */
+    int err;                               /* the batch's first error */
 };
 
 struct profile {
@@ -805,8 +811,10 @@ struct profile {
     size_t threads; /* 1: everything on the caller's thread */
     struct ppool pool;
     struct pbatch job; /* the batch in progress (pool.active) */
-    double *bx;
-    size_t bx_cap;
+    double *bxbuf[2];  /* batches alternate between two bx buffers */
+    size_t bxcap[2];
+    int bxnext;
+    struct pbatch pend;  /* a batch whose correlation sums are still to add (pend.bx) */
     unsigned char *full; /* corr_rows scratch: full_cap bytes and indexes */
     uint32_t *part;
     size_t full_cap;
@@ -1729,38 +1737,53 @@ static int batch_pre(struct profile *p, struct pbatch *b)
             row[i] = NAN;
         return 0;
     }
-    size_t need = c->k * b->rows;
-    if (need > p->bx_cap) {
-        double *tmp = realloc(p->bx, need * sizeof(double));
+    size_t need = c->k * b->rows, w = (size_t)p->bxnext;
+    if (need > p->bxcap[w]) {
+        double *tmp = realloc(p->bxbuf[w], need * sizeof(double));
         if (!tmp)
             return -ENOMEM;
-        p->bx = tmp;
-        p->bx_cap = need;
+        p->bxbuf[w] = tmp;
+        p->bxcap[w] = need;
     }
     for (size_t i = 0; i < need; i++)
-        p->bx[i] = NAN;
-    b->bx = p->bx;
+        p->bxbuf[w][i] = NAN;
+    b->bx = p->bxbuf[w];
+    p->bxnext ^= 1; /* the next batch fills the other one while these sums may be pending */
     return 0;
 }
 
-/* After the columns of a batch: correlation sums row by row, the row count, and the choice
- * of correlation columns once PROFILE_CORR_SCAN_ROWS rows are in. */
+/* Add the pending batch's correlation sums, if any. */
+static int corr_flush(struct profile *p)
+{
+    struct pbatch *b = &p->pend;
+    if (!b->bx)
+        return 0;
+    if (b->rows > p->full_cap) {
+        unsigned char *tmp = realloc(p->full, b->rows);
+        if (!tmp)
+            return -ENOMEM;
+        p->full = tmp;
+        uint32_t *t2 = realloc(p->part, b->rows * sizeof(*t2));
+        if (!t2)
+            return -ENOMEM;
+        p->part = t2;
+        p->full_cap = b->rows;
+    }
+    corr_rows(&p->c, b->bx, b->rows, p->full, p->part);
+    b->bx = NULL;
+    return 0;
+}
+
+/* After the columns of a batch: its correlation sums become pending (added as a task of the
+ * next batch, or by corr_flush; always after the previous batch's), the row count, and the
+ * choice of correlation columns once PROFILE_CORR_SCAN_ROWS rows are in. */
 static int batch_post(struct profile *p, const struct pbatch *b)
 {
     struct corr *c = &p->c;
     if (c->chosen && c->k) {
-        if (b->rows > p->full_cap) {
-            unsigned char *tmp = realloc(p->full, b->rows);
-            if (!tmp)
-                return -ENOMEM;
-            p->full = tmp;
-            uint32_t *t2 = realloc(p->part, b->rows * sizeof(*t2));
-            if (!t2)
-                return -ENOMEM;
-            p->part = t2;
-            p->full_cap = b->rows;
-        }
-        corr_rows(c, b->bx, b->rows, p->full, p->part);
+        if (corr_flush(p) != 0)
+            return -ENOMEM;
+        p->pend = *b;
     }
     p->rows += b->rows;
     if (!c->chosen && p->rows == PROFILE_CORR_SCAN_ROWS)
@@ -1768,15 +1791,26 @@ static int batch_post(struct profile *p, const struct pbatch *b)
     return 0;
 }
 
-/* Task t of the batch in progress: its share of the columns. */
+/* Task t of the batch in progress: its share of the columns, or the pending correlation
+ * sums. */
 static int run_task(struct profile *p, size_t t)
 {
     const struct pbatch *b = &p->job;
-    size_t lo = t * b->n / p->pool.ntasks, hi = (t + 1) * b->n / p->pool.ntasks;
+    size_t nt = p->pool.ncoltasks;
+    if (t == nt)
+        return corr_flush(p);
+    size_t lo = t * b->n / nt, hi = (t + 1) * b->n / nt;
     for (size_t i = lo; i < hi; i++)
         if (col_batch(p, i, b) != 0)
             return -ENOMEM;
     return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Take tasks of the batch in progress until none is left (mu held on entry and exit). */
@@ -1784,11 +1818,15 @@ static void take_tasks(struct profile *p)
 {
     struct ppool *pl = &p->pool;
     while (pl->active && !pl->quit && pl->next < pl->ntasks) {
-        size_t t = pl->next++;
+        size_t t = pl->order[pl->next++];
+        int timed = pl->timed;
         pl->running++;
         pthread_mutex_unlock(&pl->mu);
+        double t0 = timed ? now_s() : 0;
         int rc = run_task(p, t);
+        double took = timed ? now_s() - t0 : 0;
         pthread_mutex_lock(&pl->mu);
+        pl->cost[t] = took;
         if (rc != 0 && pl->err == 0)
             pl->err = rc;
         if (--pl->running == 0 && pl->next >= pl->ntasks)
@@ -1883,6 +1921,40 @@ static int batch_complete(struct profile *p)
     return rc;
 }
 
+/* Hand p->job to the helpers: one task per column (or column range), then the pending
+ * correlation sums; single-column tasks go out costliest first (by their last run), so a
+ * batch ends on short ones. */
+static void batch_start(struct profile *p)
+{
+    struct ppool *pl = &p->pool;
+    size_t n = p->job.n, nt = n < PROFILE_TASKS_MAX ? n : PROFILE_TASKS_MAX;
+    pthread_mutex_lock(&pl->mu);
+    if (nt != pl->ncoltasks) {
+        for (size_t t = 0; t <= nt; t++)
+            pl->cost[t] = 0;
+        pl->ncoltasks = nt;
+    }
+    pl->timed = nt == n;
+    pl->ntasks = nt + (p->pend.bx != NULL);
+    for (size_t t = 0; t < pl->ntasks; t++)
+        pl->order[t] = (uint32_t)t;
+    for (size_t t = 1; pl->timed && t < pl->ntasks; t++) { /* insertion sort, costliest first */
+        uint32_t v = pl->order[t];
+        size_t j = t;
+        while (j > 0 && pl->cost[pl->order[j - 1]] < pl->cost[v]) {
+            pl->order[j] = pl->order[j - 1];
+            j--;
+        }
+        pl->order[j] = v;
+    }
+    pl->next = 0;
+    pl->running = 0;
+    pl->err = 0;
+    pl->active = 1;
+    pthread_cond_broadcast(&pl->wake);
+    pthread_mutex_unlock(&pl->mu);
+}
+
 /* Profile rows [0, rows) of cells (n per row), in the background when async and there are
  * helpers (completed by the next batch_complete), otherwise now. */
 static int batch_run(struct profile *p, const struct colf_cell *cells, size_t rows, size_t n,
@@ -1895,19 +1967,13 @@ static int batch_run(struct profile *p, const struct colf_cell *cells, size_t ro
     if (async && p->threads > 1 && n > 1 && rows * n >= PROFILE_ASYNC_CELLS) {
         pool_start(p);
         if (p->pool.nworkers > 0) {
-            struct ppool *pl = &p->pool;
             p->job = b;
-            pthread_mutex_lock(&pl->mu);
-            pl->next = 0;
-            pl->ntasks = n < PROFILE_TASKS_MAX ? n : PROFILE_TASKS_MAX;
-            pl->running = 0;
-            pl->err = 0;
-            pl->active = 1;
-            pthread_cond_broadcast(&pl->wake);
-            pthread_mutex_unlock(&pl->mu);
+            batch_start(p);
             return 0;
         }
     }
+    if (corr_flush(p) != 0)
+        return p->err = -ENOMEM;
     for (size_t i = 0; i < n; i++)
         if (col_batch(p, i, &b) != 0)
             return p->err = -ENOMEM;
@@ -1953,7 +2019,9 @@ int profile_wait(struct profile *p)
 {
     if (!p)
         return -EINVAL;
-    return batch_complete(p);
+    if (batch_complete(p) != 0)
+        return p->err;
+    return p->err = corr_flush(p);
 }
 
 int profile_set_threads(struct profile *p, size_t threads)
@@ -2046,6 +2114,8 @@ int profile_finish(struct profile *p)
         return 0;
     int rc = batch_complete(p);
     pool_stop(p);
+    if (rc == 0)
+        rc = p->err = corr_flush(p);
     if (rc != 0)
         return rc;
     if (!p->c.chosen && corr_choose(p) != 0)
@@ -2067,7 +2137,8 @@ void profile_free(struct profile *p)
     if (!p)
         return;
     pool_stop(p); /* running tasks finish first */
-    free(p->bx);
+    free(p->bxbuf[0]);
+    free(p->bxbuf[1]);
     free(p->full);
     free(p->part);
     for (size_t i = 0; i < p->ncols; i++) {
