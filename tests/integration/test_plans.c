@@ -28,7 +28,7 @@
 #define NSTEPS 11  /* the four-model plan */
 
 static struct th_stack st;
-static struct th_svc *sel, *api, *worker;
+static struct th_svc *sel, *api, *worker, *gw;
 static struct auth_keys *keys;
 static PGconn *pg;
 static char *alice, *bob, *admin, *carol;
@@ -159,8 +159,14 @@ static int setup(void **state)
     snprintf(sel_url, sizeof(sel_url), "IBX_SELECTION_URL=%s", sel->url);
     api = th_service_start(&st, "ml-pipeline", pl_env);
     worker = th_service_start(&st, "ml-pipeline-worker", pl_env);
+    static char gw_env[3][320];
+    snprintf(gw_env[0], sizeof(gw_env[0]), "IBX_SELECTION_URL=%s", sel->url);
+    snprintf(gw_env[1], sizeof(gw_env[1]), "IBX_PIPELINE_URL=%s", api ? api->url : "");
+    snprintf(gw_env[2], sizeof(gw_env[2]), "IBX_WEB_DIR=%s", st.dir);
+    const char *gw_extra[] = {gw_env[0], gw_env[1], gw_env[2], NULL};
+    gw = api ? th_service_start(&st, "gateway", gw_extra) : NULL;
     pg = PQconnectdb(st.db_url);
-    if (!api || !worker || PQstatus(pg) != CONNECTION_OK)
+    if (!api || !worker || !gw || PQstatus(pg) != CONNECTION_OK)
         return -1;
     alice = mint("user", NULL);
     bob = mint("user", NULL);
@@ -636,6 +642,63 @@ static void test_list_and_delete(void **state)
         1);
 }
 
+/* As a new user would: sign up at the gateway, upload iris, run the four-model plan
+ * through the gateway, run it again and see every step hit the cache. */
+static void test_through_gateway(void **state)
+{
+    struct th_resp r;
+    const char *signup = "{\"email\":\"dana@example.com\",\"password\":\"plans-pass-12\"}";
+    assert_int_equal(th_call(gw->url, "POST", "/api/v1/auth/register", NULL, signup, &r), 201);
+    char access[2048];
+    snprintf(access, sizeof(access), "%s", str(r.json, "access_token"));
+    th_resp_free(&r);
+    size_t len = 0;
+    char *iris = read_file("tests/fixtures/iris.csv", &len), ds[64] = "";
+    assert_non_null(iris);
+    struct th_form f = {0};
+    th_form_field(&f, "metadata", "{\"display_name\":\"Dana iris\",\"access\":\"private\"}");
+    th_form_file(&f, "files", "iris.csv", iris, len);
+    th_form_end(&f);
+    long s = th_form_post(gw->url, "/api/v1/datasets", access, &f, &r);
+    th_form_free(&f);
+    free(iris);
+    if (s != 201)
+        fail_msg("upload through the gateway: %ld %s", s, r.body);
+    snprintf(ds, sizeof(ds), "%s", str(r.json, "id"));
+    th_resp_free(&r);
+    char body[4096], ids[2][40], path[128];
+    four_models(body, sizeof(body), ds, "accuracy");
+    for (int round = 0; round < 2; round++) {
+        s = th_call(gw->url, "POST", "/api/v1/pipelines", access, body, &r);
+        if (s != 202)
+            fail_msg("submit through the gateway: %ld %s", s, r.body);
+        snprintf(ids[round], sizeof(ids[round]), "%s", str(r.json, "id"));
+        th_resp_free(&r);
+        snprintf(path, sizeof(path), "/api/v1/pipelines/%s", ids[round]);
+        double end = now_s() + WAIT_S;
+        const char *status = "";
+        json_t *p = NULL;
+        while (now_s() < end) {
+            assert_int_equal(th_call(gw->url, "GET", path, access, NULL, &r), 200);
+            json_decref(p);
+            p = json_incref(r.json);
+            th_resp_free(&r);
+            status = str(p, "status");
+            if (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0)
+                break;
+            sleep_ms(100);
+        }
+        assert_string_equal(status, "completed");
+        assert_int_equal(json_integer_value(json_object_get(p, "cache_hits")), round ? NSTEPS : 0);
+        assert_int_equal(json_array_size(json_object_get(json_object_get(p, "ranking"), "ranking")),
+                         4);
+        json_decref(p);
+    }
+    assert_int_equal(th_call(gw->url, "GET", "/api/v1/pipelines", access, NULL, &r), 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "total_count")), 2);
+    th_resp_free(&r);
+}
+
 /* user.deleted erases the user's plans, cache entries and the artifacts only they had. */
 static void test_erasure(void **state)
 {
@@ -684,7 +747,8 @@ int main(void)
         cmocka_unit_test(test_four_models),     cmocka_unit_test(test_resubmit_is_cached),
         cmocka_unit_test(test_failed_step),     cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_invalid_plans),   cmocka_unit_test(test_other_user),
-        cmocka_unit_test(test_list_and_delete), cmocka_unit_test(test_erasure),
+        cmocka_unit_test(test_list_and_delete), cmocka_unit_test(test_through_gateway),
+        cmocka_unit_test(test_erasure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
