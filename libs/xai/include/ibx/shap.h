@@ -87,6 +87,15 @@ int shap_trees_predict(const struct shap_trees *t, const struct ml_matrix *x, do
 int shap_tree(const struct shap_trees *t, const struct ml_matrix *x, const struct ml_control *ctl,
               struct xai_attrib *out) XAI_WUR;
 
+/* The same with the algorithm chosen: AUTO picks per tree whichever is cheaper for
+ * x->n rows (tables within their memory bounds: at most 20 distinct features on a path,
+ * 2^20 cells per tree, 2^24 for the ensemble); RECURSIVE always uses Lundberg's
+ * recursion; TABLES uses tables wherever they fit (benchmarks and tests). The values
+ * agree to rounding (about 1e-15 relative). */
+enum shap_tree_algo { SHAP_TREE_AUTO = 0, SHAP_TREE_RECURSIVE = 1, SHAP_TREE_TABLES = 2 };
+int shap_tree_with(const struct shap_trees *t, const struct ml_matrix *x, enum shap_tree_algo algo,
+                   const struct ml_control *ctl, struct xai_attrib *out) XAI_WUR;
+
 /* Interventional TreeSHAP against bg (borrowed; bg->p features) into *out (method
  * XAI_TREE_SHAP_INTERVENTIONAL). Cost grows with bg->n: summarise large sets first
  * (xai_background_sample or _kmeans; 100 to 1000 rows is usual). */
