@@ -409,7 +409,7 @@ int profile_parse_number(const char *s, size_t len, double *out, int *is_int)
     return 0;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+static inline int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -444,7 +444,7 @@ static int read_int(const char *s, size_t n, size_t *i, int min_d, int max_d)
     return k >= min_d ? v : -1;
 }
 
-static int valid_date(int y, int m, int d)
+static inline int valid_date(int y, int m, int d)
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1 || m < 1 || m > 12 || d < 1)
@@ -538,7 +538,7 @@ static inline int two_digits(const char *s)
 /* The two common shapes, YYYY-MM-DD and YYYY-MM-DD[ T]HH:MM:SS ('/' also separating the date),
  * with the checks and arithmetic of the general parser. 0, or -1 for anything else (the
  * general parser decides). */
-static int plain_time(const char *s, size_t n, double *out)
+static inline int plain_time(const char *s, size_t n, double *out)
 {
     if ((n != 10 && n != 19) || (s[4] != '-' && s[4] != '/') || s[7] != s[4])
         return -1;
@@ -743,6 +743,8 @@ struct pcol {
     /* booleans: the spellings seen */
     uint64_t bool_h[2];
     int bool_n, bool_word;
+    char bool_s[2][8]; /* the spellings (tokens are at most 5 bytes) */
+    size_t bool_len[2];
     /* lengths */
     uint64_t len_min, len_max;
     double len_sum;
@@ -1300,6 +1302,9 @@ static int is_bool_token(const char *s, size_t len, int *word)
 
 static void col_bool(struct pcol *c, uint64_t h, const char *s, size_t len)
 {
+    for (int i = 0; i < c->bool_n; i++) /* a spelling already seen: nothing changes */
+        if (len == c->bool_len[i] && memcmp(s, c->bool_s[i], len) == 0)
+            return;
     int word = 0;
     if (!is_bool_token(s, len, &word)) {
         c->cand &= ~C_BOOL;
@@ -1313,6 +1318,8 @@ static void col_bool(struct pcol *c, uint64_t h, const char *s, size_t len)
         c->cand &= ~C_BOOL;
         return;
     }
+    memcpy(c->bool_s[c->bool_n], s, len); /* len <= 5: a token */
+    c->bool_len[c->bool_n] = len;
     c->bool_h[c->bool_n++] = h;
 }
 
@@ -1652,7 +1659,7 @@ static double col_kinds(struct pcol *c, const char *s, size_t len)
         c->cand &= ~(C_NUM | C_INT);
     }
     if (c->cand & C_DATE) {
-        if (profile_parse_time(s, len, &v) == 0)
+        if (plain_time(s, len, &v) == 0 || profile_parse_time(s, len, &v) == 0)
             return v;
         c->cand &= ~C_DATE;
     }
