@@ -693,8 +693,9 @@ struct vmap {
 struct fient {
     uint64_t h, count;
     uint32_t order, slen;
-    uint32_t sidx; /* its bytes: text[sidx] */
+    uint32_t sidx; /* its bytes: text[sidx], once settled */
     uint32_t pad_;
+    const char *src; /* not settled yet: its bytes are still the caller's, here */
 };
 
 struct freq {
@@ -705,8 +706,8 @@ struct freq {
     uint64_t offset; /* subtracted from every counter so far: the error bound */
     uint64_t *scratch;
     char (*text)[PROFILE_VALUE_BYTES];
-    uint32_t *free_text; /* text slots not in use */
-    size_t nfree;
+    uint32_t *free_text;  /* text slots given back */
+    size_t nfree, nslots; /* and slots handed out so far */
 };
 
 /* ---- t-digest (merging, k1 scale) ------------------------------------------------------------ */
@@ -1069,7 +1070,8 @@ static void fi_purge(struct freq *f)
     size_t kept = 0;
     for (size_t k = 0; k < f->n; k++) {
         if (f->e[k].count <= med) {
-            f->free_text[f->nfree++] = f->e[k].sidx;
+            if (!f->e[k].src)
+                f->free_text[f->nfree++] = f->e[k].sidx;
             continue;
         }
         f->e[kept] = f->e[k];
@@ -1101,9 +1103,22 @@ static void fi_add(struct freq *f, uint64_t h, const char *str, size_t len, uint
     e->count = w;
     e->order = order;
     e->slen = (uint32_t)(len < PROFILE_VALUE_BYTES ? len : PROFILE_VALUE_BYTES);
-    e->sidx = f->nfree ? f->free_text[--f->nfree] : (uint32_t)f->n;
-    memcpy(f->text[e->sidx], str, e->slen);
+    e->src = str; /* copied by fi_settle if the entry is still there then */
     f->idx[i] = (uint32_t)++f->n;
+}
+
+/* Copy the bytes of the entries added since the last call (their text was borrowed): most
+ * entries of a stream of distinct values are purged before this. */
+static void fi_settle(struct freq *f)
+{
+    for (size_t k = 0; k < f->n; k++) {
+        struct fient *e = &f->e[k];
+        if (!e->src)
+            continue;
+        e->sidx = f->nfree ? f->free_text[--f->nfree] : (uint32_t)f->nslots++;
+        memcpy(f->text[e->sidx], e->src, e->slen);
+        e->src = NULL;
+    }
 }
 
 /* ---- exact map
@@ -1175,6 +1190,7 @@ static int col_go_approx(struct pcol *c)
                    e->ent);
         }
     }
+    fi_settle(c->ss); /* the seeds' bytes are in the map's arena */
     map_release(&c->map);
     return 0;
 }
@@ -1722,6 +1738,8 @@ static int col_batch(struct profile *p, size_t i, const struct pbatch *b)
         else if (x)
             x[r] = v - shift;
     }
+    if (c->ss)
+        fi_settle(c->ss); /* before the batch's bytes go */
     return 0;
 }
 
