@@ -19,7 +19,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -508,6 +510,83 @@ static void test_cancel(void **state)
     json_decref(p);
 }
 
+/* A plan whose forest trains for a few seconds on the generated table. */
+static void long_plan(char *out, size_t n, int seed)
+{
+    snprintf(out, n,
+             "{\"dataset_id\":\"%s\",\"target_column\":\"label\",\"steps\":["
+             "{\"id\":\"load\",\"type\":\"load\"},"
+             "{\"id\":\"prep\",\"type\":\"preprocess\",\"depends_on\":[\"load\"]},"
+             "{\"id\":\"rf\",\"type\":\"train\",\"depends_on\":[\"prep\"],\"params\":{"
+             "\"algorithm\":\"random_forest\",\"hyperparameters\":{\"n_estimators\":400,"
+             "\"max_depth\":null,\"random_state\":%d}}},"
+             "{\"id\":\"ev\",\"type\":\"evaluate\",\"depends_on\":[\"rf\"]}]}",
+             big_id, seed);
+}
+
+/* Wait until step of plan id runs. */
+static void wait_step_running(const char *id, const char *step)
+{
+    double end = now_s() + WAIT_S;
+    while (now_s() < end) {
+        json_t *p = get_plan(id, alice);
+        int running = p && strcmp(str(step_of(p, step), "status"), "running") == 0;
+        json_decref(p);
+        if (running)
+            return;
+        sleep_ms(50);
+    }
+    fail_msg("step %s of plan %s never ran", step, id);
+}
+
+/* A worker killed in the middle of a training: the sweeper takes the plan back after the
+ * lease, another worker runs it again, and what was done before comes from the cache. */
+static void test_dead_worker(void **state)
+{
+    char body[2048], id[40];
+    long_plan(body, sizeof(body), 5);
+    assert_int_equal(submit(alice, body, id), 202);
+    wait_step_running(id, "rf");
+    kill(worker->pid, SIGKILL);
+    waitpid(worker->pid, NULL, 0);
+    worker->pid = 0;
+    worker = th_service_start(&st, "ml-pipeline-worker", pl_env);
+    assert_non_null(worker);
+    json_t *p = wait_status(id, alice, "completed|failed");
+    if (strcmp(str(p, "status"), "completed") != 0)
+        fail_msg("plan: %s", str(p, "error"));
+    assert_int_equal(json_integer_value(json_object_get(p, "attempts")), 2);
+    assert_true(json_is_true(json_object_get(step_of(p, "load"), "cache_hit")));
+    assert_true(json_is_true(json_object_get(step_of(p, "prep"), "cache_hit")));
+    assert_true(json_is_false(json_object_get(step_of(p, "rf"), "cache_hit")));
+    json_decref(p);
+}
+
+/* SIGTERM: the worker stops the training, gives the plan back (pending, the attempt
+ * returned) and exits cleanly; the next worker runs it. */
+static void test_worker_stop_gives_back(void **state)
+{
+    char body[2048], id[40];
+    long_plan(body, sizeof(body), 6);
+    assert_int_equal(submit(alice, body, id), 202);
+    wait_step_running(id, "rf");
+    double t0 = now_s();
+    assert_int_equal(th_service_stop(worker), 0);
+    if (now_s() - t0 > 5.0)
+        fail_msg("the worker took %.1f s to stop", now_s() - t0);
+    json_t *p = get_plan(id, alice);
+    assert_string_equal(str(p, "status"), "pending");
+    assert_int_equal(json_integer_value(json_object_get(p, "attempts")), 0);
+    assert_string_equal(str(step_of(p, "rf"), "status"), "pending");
+    json_decref(p);
+    worker = th_service_start(&st, "ml-pipeline-worker", pl_env);
+    assert_non_null(worker);
+    p = wait_status(id, alice, "completed|failed");
+    assert_string_equal(str(p, "status"), "completed");
+    assert_int_equal(json_integer_value(json_object_get(p, "attempts")), 1);
+    json_decref(p);
+}
+
 struct bad_plan {
     const char *what;
     const char *steps; /* the steps array */
@@ -746,6 +825,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_four_models),     cmocka_unit_test(test_resubmit_is_cached),
         cmocka_unit_test(test_failed_step),     cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_dead_worker),     cmocka_unit_test(test_worker_stop_gives_back),
         cmocka_unit_test(test_invalid_plans),   cmocka_unit_test(test_other_user),
         cmocka_unit_test(test_list_and_delete), cmocka_unit_test(test_through_gateway),
         cmocka_unit_test(test_erasure),

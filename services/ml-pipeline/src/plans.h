@@ -88,7 +88,8 @@ int store_plan_set_data(struct svc *s, const char *id, const char *version, cons
 /* running -> status (completed, failed with error, cancelled) when still worker's. */
 int store_plan_finish(struct svc *s, const char *id, const char *worker, const char *status,
                       const char *error) PLAN_WUR;
-/* running -> pending (the worker stops; running steps back to pending). */
+/* running -> pending (the worker stops; running steps back to pending; the attempt is
+ * given back). */
 int store_plan_release(struct svc *s, const char *id, const char *worker) PLAN_WUR;
 
 /* Sweeper: running plans whose heartbeat is older than lease_s go back to pending (their

@@ -347,12 +347,14 @@ int store_plan_finish(struct svc *s, const char *id, const char *worker, const c
 int store_plan_release(struct svc *s, const char *id, const char *worker)
 {
     const char *p[] = {id, worker};
+    /* SELECT from r: one row when the plan was released (PQcmdTuples counts it) */
     return sp_mine(s,
                    "WITH r AS (UPDATE pipeline.plans SET status = 'pending', worker_id = NULL, "
-                   "heartbeat_at = NULL, updated_at = now() WHERE id = $1::uuid AND status = "
-                   "'running' AND worker_id = $2 RETURNING id) UPDATE pipeline.plan_steps st SET "
-                   "status = 'pending', started_at = NULL FROM r WHERE st.plan_id = r.id AND "
-                   "st.status = 'running'",
+                   "heartbeat_at = NULL, attempts = greatest(attempts - 1, 0), updated_at = "
+                   "now() WHERE id = $1::uuid AND status = 'running' AND worker_id = $2 "
+                   "RETURNING id), st AS (UPDATE pipeline.plan_steps st SET status = 'pending', "
+                   "started_at = NULL, finished_at = NULL, duration_ms = NULL FROM r WHERE "
+                   "st.plan_id = r.id AND st.status IN ('running', 'cancelled')) SELECT id FROM r",
                    2, p);
 }
 
