@@ -22,6 +22,10 @@ int xai_par_rows(const struct ml_control *ctl, size_t n, size_t chunk, xai_rows_
  * by its Cholesky factor; b: n values, overwritten by x). -EDOM when a is not positive
  * definite (a pivot <= 1e-14 times the largest diagonal entry). */
 int xai_cholesky_solve(double *a, double *b, size_t n) XAI_WUR;
+/* The two halves: factor a in place (its lower triangle becomes L), then solve for one
+ * right-hand side b with the factor. */
+int xai_cholesky(double *a, size_t n) XAI_WUR;
+void xai_cholesky_apply(const double *l, double *b, size_t n);
 
 /* The q-th percentile (0..100) of v[0..n) (sorted in place), linear interpolation as
  * numpy.percentile. n >= 1. */

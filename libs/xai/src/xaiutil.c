@@ -66,7 +66,7 @@ int xai_par_rows(const struct ml_control *ctl, size_t n, size_t chunk, xai_rows_
     return err;
 }
 
-int xai_cholesky_solve(double *a, double *b, size_t n)
+int xai_cholesky(double *a, size_t n)
 {
     double big = 0.0;
     for (size_t i = 0; i < n; i++)
@@ -88,19 +88,31 @@ int xai_cholesky_solve(double *a, double *b, size_t n)
             a[i * n + j] = s / d;
         }
     }
+    return 0;
+}
+
+void xai_cholesky_apply(const double *l, double *b, size_t n)
+{
     for (size_t i = 0; i < n; i++) { /* L y = b */
         double s = b[i];
         for (size_t t = 0; t < i; t++)
-            s -= a[i * n + t] * b[t];
-        b[i] = s / a[i * n + i];
+            s -= l[i * n + t] * b[t];
+        b[i] = s / l[i * n + i];
     }
     for (size_t i = n; i-- > 0;) { /* L^T x = y */
         double s = b[i];
         for (size_t t = i + 1; t < n; t++)
-            s -= a[t * n + i] * b[t];
-        b[i] = s / a[i * n + i];
+            s -= l[t * n + i] * b[t];
+        b[i] = s / l[i * n + i];
     }
-    return 0;
+}
+
+int xai_cholesky_solve(double *a, double *b, size_t n)
+{
+    int rc = xai_cholesky(a, n);
+    if (rc == 0)
+        xai_cholesky_apply(a, b, n);
+    return rc;
 }
 
 static int cmp_double(const void *pa, const void *pb)
