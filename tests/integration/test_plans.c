@@ -587,6 +587,32 @@ static void test_worker_stop_gives_back(void **state)
     json_decref(p);
 }
 
+/* Independent steps run at the same time: two trainings on the same prepared data overlap. */
+static void test_parallel_steps(void **state)
+{
+    char body[2048], id[40];
+    snprintf(body, sizeof(body),
+             "{\"dataset_id\":\"%s\",\"target_column\":\"label\",\"steps\":["
+             "{\"id\":\"load\",\"type\":\"load\"},"
+             "{\"id\":\"prep\",\"type\":\"preprocess\",\"depends_on\":[\"load\"]},"
+             "{\"id\":\"rf\",\"type\":\"train\",\"depends_on\":[\"prep\"],\"params\":{"
+             "\"algorithm\":\"random_forest\",\"hyperparameters\":{\"n_estimators\":60}}},"
+             "{\"id\":\"gb\",\"type\":\"train\",\"depends_on\":[\"prep\"],\"params\":{"
+             "\"algorithm\":\"gradient_boosting\",\"hyperparameters\":{\"max_iter\":300,"
+             "\"early_stopping\":false}}}]}",
+             big_id);
+    assert_int_equal(submit(alice, body, id), 202);
+    json_t *p = wait_status(id, alice, "completed|failed");
+    assert_string_equal(str(p, "status"), "completed");
+    json_decref(p);
+    assert_int_equal(sql_long("SELECT ((SELECT max(started_at) FROM pipeline.plan_steps WHERE "
+                              "plan_id = $1::uuid AND type = 'train') < (SELECT min(finished_at) "
+                              "FROM pipeline.plan_steps WHERE plan_id = $1::uuid AND type = "
+                              "'train'))::int",
+                              id),
+                     1);
+}
+
 struct bad_plan {
     const char *what;
     const char *steps; /* the steps array */
@@ -826,9 +852,9 @@ int main(void)
         cmocka_unit_test(test_four_models),     cmocka_unit_test(test_resubmit_is_cached),
         cmocka_unit_test(test_failed_step),     cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_dead_worker),     cmocka_unit_test(test_worker_stop_gives_back),
-        cmocka_unit_test(test_invalid_plans),   cmocka_unit_test(test_other_user),
-        cmocka_unit_test(test_list_and_delete), cmocka_unit_test(test_through_gateway),
-        cmocka_unit_test(test_erasure),
+        cmocka_unit_test(test_parallel_steps),  cmocka_unit_test(test_invalid_plans),
+        cmocka_unit_test(test_other_user),      cmocka_unit_test(test_list_and_delete),
+        cmocka_unit_test(test_through_gateway), cmocka_unit_test(test_erasure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
