@@ -718,12 +718,38 @@ static inline size_t find_special(const unsigned char *a, size_t i, size_t n, un
 
 /* D_FIELD_START: unquoted fields, row after row, until a quote opens a field, the text
  * ends inside a field, or a lone CR needs the next byte. */
+/* D_FIELD_START: unquoted fields, row after row, until a quote opens a field, the text
+ * ends inside a field, or a lone CR needs the next byte. The common field (ended by the
+ * delimiter, within every limit) is stored from locals; anything else goes through
+ * add_field / field_end with the state written back. */
 static int plain_fields(struct tabread *r)
 {
     const unsigned char d = (unsigned char)r->delim;
-    while (r->scan < r->row_len) {
+    const size_t maxf = r->max_field;
+    for (;;) {
         const unsigned char *a = (const unsigned char *)r->row;
-        size_t i = r->scan, n = r->row_len;
+        struct field *f = r->f;
+        size_t i = r->scan, n = r->row_len, nf = r->nf, bytes = r->row_bytes, lim = r->f_fast;
+        size_t q = n;
+        while (i < n && a[i] != '"') {
+            q = find_special(a, i, n, d);
+            size_t len = q - i;
+            if (q == n || a[q] != d || len > maxf || bytes + len > TABREAD_MAX_ROW_BYTES ||
+                nf >= lim)
+                break;
+            bytes += len;
+            f[nf].off = (uint32_t)i;
+            f[nf].len = (uint32_t)len;
+            nf++;
+            i = q + 1;
+        }
+        if (nf != r->nf)
+            r->fquoted = 0;
+        r->nf = nf;
+        r->row_bytes = bytes;
+        r->scan = i;
+        if (i >= n)
+            break;
         if (a[i] == '"') {
             r->fquoted = 1;
             r->quote_line = r->line;
@@ -731,14 +757,13 @@ static int plain_fields(struct tabread *r)
             r->dstate = D_QUOTED;
             return 0;
         }
-        size_t q = find_special(a, i, n, d);
         if (q == n) {
             r->fstart = i;
             r->fw = r->scan = n;
             r->dstate = D_UNQUOTED;
             return 0;
         }
-        if (a[q] == d) {
+        if (a[q] == d) { /* a field over a limit or past the columns: the checked path */
             r->scan = q + 1;
             if (add_field(r, i, q - i) != 0)
                 return r->err;
