@@ -1875,8 +1875,9 @@ static void *pool_worker(void *arg)
     return NULL;
 }
 
-/* Start the helper threads (threads - 1 of them); fewer, or none, when they cannot start. */
-static void pool_start(struct profile *p)
+/* Start the helper threads: threads - 1 of them, at most one per other column of the first
+ * batch (n); fewer, or none, when they cannot start. */
+static void pool_start(struct profile *p, size_t n)
 {
     struct ppool *pl = &p->pool;
     if (pl->started)
@@ -1888,6 +1889,8 @@ static void pool_start(struct profile *p)
         goto no_wake;
     if (pthread_cond_init(&pl->idle, NULL) != 0)
         goto no_idle;
+    if (p->threads > n)
+        p->threads = n;
     pl->tid = calloc(p->threads - 1, sizeof(*pl->tid));
     for (size_t i = 0; pl->tid && i + 1 < p->threads; i++) {
         if (pthread_create(&pl->tid[i], NULL, pool_worker, p) != 0)
@@ -1990,7 +1993,7 @@ static int batch_run(struct profile *p, const struct colf_cell *cells, size_t ro
     if (rc != 0)
         return p->err = rc;
     if (async && p->threads > 1 && n > 1 && rows * n >= PROFILE_ASYNC_CELLS) {
-        pool_start(p);
+        pool_start(p, n);
         if (p->pool.nworkers > 0) {
             p->job = b;
             batch_start(p);
