@@ -256,6 +256,10 @@ int explain_matrix(const struct model *m, const struct ml_matrix *x, const struc
     }
     const struct prep *pp = model_prep(m);
     const struct learner_model *lm = model_learner(m);
+    if (o->background_size == 0) {
+        set_err(err, errlen, "background_size must be at least 1");
+        return -EINVAL;
+    }
     if (x->p != prep_n_features(pp)) {
         set_err(err, errlen, "rows have %zu features, the model %zu", x->p, prep_n_features(pp));
         return -EINVAL;

@@ -445,7 +445,7 @@ int shap_kernel(const struct xai_predictor *f, const struct xai_background *bg,
     o = o ? o : &defaults;
     if (!f || !f->fn || !bg || !x || !out || f->k == 0 || x->p != f->p || bg->p != f->p ||
         bg->n == 0 || !bg->x || !bg->w || (!x->x && x->n) || f->p > SHAP_KERNEL_MAX_FEATURES ||
-        (o->nsamples != 0 && o->nsamples < 2))
+        (o->nsamples != 0 && (o->nsamples < 2 || o->nsamples > SHAP_KERNEL_MAX_SAMPLES)))
         return -EINVAL;
     double *ey = malloc(f->k * sizeof *ey);
     struct xai_attrib a = {0};

@@ -43,7 +43,7 @@ enum explain_method {
 struct explain_opts {
     enum explain_method method;         /* default EXPLAIN_AUTO */
     const struct ml_matrix *background; /* transformed rows (borrowed) or NULL */
-    size_t background_size;             /* summary size, default 100 */
+    size_t background_size;             /* summary size >= 1, default 100 */
     size_t nsamples;                    /* KernelSHAP, 0: 2 M + 2048 */
     uint64_t seed;                      /* default 0 */
     int group;                          /* sum one-hot features per input column */

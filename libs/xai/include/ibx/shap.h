@@ -78,8 +78,9 @@ size_t shap_trees_n_trees(const struct shap_trees *t);
 enum xai_space shap_trees_space(const struct shap_trees *t);
 /* The path-dependent base value of each output (k values into out). */
 void shap_trees_expected_value(const struct shap_trees *t, double *out);
-/* The ensemble's output for rows x (x->n * k into out), summed in float64 leaf by leaf
- * (what the attributions add up to). -EINVAL on a shape mismatch. */
+/* The ensemble's output for rows x (x->n * k into out), summed as the model sums it
+ * (forests: the mean of the trees; imported XGBoost models: in float): the prediction the
+ * attributions explain. -EINVAL on a shape mismatch. */
 int shap_trees_predict(const struct shap_trees *t, const struct ml_matrix *x, double *out) XAI_WUR;
 
 /* Path-dependent TreeSHAP of every row of x into *out (method XAI_TREE_SHAP). ctl may be
@@ -138,9 +139,10 @@ int shap_linear_coef(const double *coef, const double *intercept, size_t k, cons
 /* ---- KernelSHAP ---- */
 
 #define SHAP_KERNEL_MAX_FEATURES 4096
+#define SHAP_KERNEL_MAX_SAMPLES  (1u << 20)
 
 struct shap_kernel_opts {
-    size_t nsamples; /* coalitions per row; 0: 2 M + 2048 */
+    size_t nsamples; /* coalitions per row, 2..SHAP_KERNEL_MAX_SAMPLES; 0: 2 M + 2048 */
     uint64_t seed;
 };
 void shap_kernel_opts_default(struct shap_kernel_opts *o);

@@ -134,9 +134,10 @@ int xai_groups_from_prep(const struct prep *pp, struct xai_groups *out) XAI_WUR;
 
 /* Sum each group's values: "colour" gets the sum of "colour=red", "colour=blue", ...
  * (what shap users do; it is not the Shapley value of the group as one player, which
- * would need the model re-explained with grouped players). The sum keeps additivity, so
- * base value, prediction and residual carry over unchanged. out gets n x k x g->n values; it is
- * filled only on success. 0, -EINVAL (g->p differs from in->p), -ENOMEM. */
+ * would need the model re-explained with grouped players). The sum keeps additivity: base
+ * value and prediction carry over and the residual, recomputed, is the same up to rounding. out
+ * gets n x k x g->n values; it is filled only on success. 0, -EINVAL (g->p differs from in->p),
+ * -ENOMEM. */
 int xai_attrib_aggregate(const struct xai_attrib *in, const struct xai_groups *g,
                          struct xai_attrib *out) XAI_WUR;
 
