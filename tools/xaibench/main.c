@@ -65,7 +65,7 @@ static double *read_csv(const char *path, size_t *n, size_t *cols)
     char *text = read_file(path, &len);
     if (!text)
         return NULL;
-    double *v = malloc((len / 2 + 1) * sizeof *v);
+    double *v = calloc(len / 2 + 1, sizeof *v);
     size_t count = 0;
     *cols = 0;
     for (char *p = text; v && *p;) {
