@@ -162,6 +162,7 @@ static int auth_claims_terminated(const struct auth_claims *c)
            strnlen(c->scopes, sizeof(c->scopes)) < sizeof(c->scopes) &&
            strnlen(c->key_id, sizeof(c->key_id)) < sizeof(c->key_id) &&
            strnlen(c->rid, sizeof(c->rid)) < sizeof(c->rid) &&
+           strnlen(c->aud_level, sizeof(c->aud_level)) < sizeof(c->aud_level) &&
            strnlen(c->jti, sizeof(c->jti)) < sizeof(c->jti) &&
            strnlen(c->typ, sizeof(c->typ)) < sizeof(c->typ) &&
            strnlen(c->iss, sizeof(c->iss)) < sizeof(c->iss) &&
@@ -183,6 +184,7 @@ static int auth_add_grants(jwt_t *jwt, const struct auth_claims *c, const char *
     rc = rc ? rc : auth_add_str(jwt, "scope", c->scopes);
     rc = rc ? rc : auth_add_str(jwt, "key_id", c->key_id);
     rc = rc ? rc : auth_add_str(jwt, "rid", c->rid);
+    rc = rc ? rc : auth_add_str(jwt, "aud_level", c->aud_level);
     rc = rc ? rc : auth_add_str(jwt, "jti", jti);
     rc = rc ? rc : auth_add_str(jwt, "typ", c->typ);
     rc = rc ? rc : auth_add_str(jwt, "iss", c->iss);
@@ -385,6 +387,7 @@ static int auth_read_claims(const json_t *j, const char *want_aud, struct auth_c
     rc = rc ? rc : auth_get_str(j, "scope", c->scopes, sizeof(c->scopes), why);
     rc = rc ? rc : auth_get_str(j, "key_id", c->key_id, sizeof(c->key_id), why);
     rc = rc ? rc : auth_get_str(j, "rid", c->rid, sizeof(c->rid), why);
+    rc = rc ? rc : auth_get_str(j, "aud_level", c->aud_level, sizeof(c->aud_level), why);
     rc = rc ? rc : auth_get_str(j, "jti", c->jti, sizeof(c->jti), why);
     rc = rc ? rc : auth_get_str(j, "typ", c->typ, sizeof(c->typ), why);
     rc = rc ? rc : auth_get_str(j, "iss", c->iss, sizeof(c->iss), why);

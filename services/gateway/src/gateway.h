@@ -118,9 +118,10 @@ int store_sessions_purge_expired(struct svc *s, const char *user_id)
  * never a token or key hash. */
 int store_gateway_export_json(struct svc *s, const char *user_id, json_t **out)
     __attribute__((warn_unused_result));
-/* is_active and role of an account: 0, -ENOENT (no such account), -EIO, -EAGAIN. */
-int store_user_status(struct svc *s, const char *id, int *is_active, char role[16])
-    __attribute__((warn_unused_result));
+/* is_active, role and ai_familiarity (0 when unset) of an account: 0, -ENOENT (no such
+ * account), -EIO, -EAGAIN. */
+int store_user_status(struct svc *s, const char *id, int *is_active, char role[16],
+                      long *ai_familiarity) __attribute__((warn_unused_result));
 /* A profile change: each set_* says whether the field changes; a NULL string or 0 number
  * with set_* clears the field. locale NULL keeps it. */
 struct gw_profile_patch {
@@ -183,7 +184,9 @@ int tokens_sign_out(struct svc *s, const struct auth_claims *c, const char *refr
  * Checked on every authenticated request, through an in-process cache whose entries live
  * cfg.account_check_ttl_ms (0: always ask PostgreSQL); changes made on this replica
  * forget the entry at once, other replicas see them within the TTL. */
-/* 0 when c->sub is an active account, with c->role set to its current role; -EPERM and
+/* 0 when c->sub is an active account, with c->role set to its current role and
+ * c->aud_level to the audience level of its ai_familiarity (acct_audience_level; what the
+ * internal token tells xai-engine); -EPERM and
  * *why (static) when it is deactivated or gone. When PostgreSQL fails, the last known state
  * decides, and without one the token is accepted (logged): an outage must not sign
  * everyone out, and everything behind the gateway needs PostgreSQL anyway. */

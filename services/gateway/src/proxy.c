@@ -61,6 +61,7 @@ static const struct upstream upstreams[] = {
     {"/api/v1/algorithms", offsetof(struct gw_config, pipeline_url), &breakers[1]},
     {"/api/v1/advice", offsetof(struct gw_config, pipeline_url), &breakers[1]},
     {"/api/v1/explanations", offsetof(struct gw_config, xai_url), &breakers[2]},
+    {"/api/v1/chat", offsetof(struct gw_config, xai_url), &breakers[2]},
     {"/api/v1/models", offsetof(struct gw_config, serving_url), &breakers[3]},
     {"/api/v1/deployments", offsetof(struct gw_config, serving_url), &breakers[3]},
     {"/api/v1/review", offsetof(struct gw_config, serving_url), &breakers[3]},

@@ -312,6 +312,8 @@ static void h_me_patch(struct http_req *req, struct http_resp *resp)
     const char *field = "", *problem = gw_profile_patch(body, &p, &field);
     struct gw_user u;
     int rc = problem ? -EINVAL : store_user_update_profile(gw_svc(req), req->claims.sub, &p, &u);
+    if (!problem && p.set_ai_familiarity)
+        ustate_forget(req->claims.sub); /* the internal token's aud_level follows at once */
     if (problem)
         gw_validation_error(resp, field, problem);
     else if (rc == -ENOENT)
@@ -732,6 +734,7 @@ const struct http_route gw_routes[] = {
     PROXY_ALL("/api/v1/algorithms/{rest*}"),
     PROXY_ALL("/api/v1/advice/{rest*}"),
     PROXY_ALL("/api/v1/explanations/{rest*}"),
+    PROXY_ALL("/api/v1/chat/{rest*}"),
     PROXY_ALL("/api/v1/models/{rest*}"),
     PROXY_ALL("/api/v1/deployments/{rest*}"),
     PROXY_ALL("/api/v1/review/{rest*}"),

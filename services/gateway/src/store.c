@@ -293,13 +293,17 @@ int store_gateway_export_json(struct svc *s, const char *user_id, json_t **out)
     return rc;
 }
 
-int store_user_status(struct svc *s, const char *id, int *is_active, char role[16])
+int store_user_status(struct svc *s, const char *id, int *is_active, char role[16],
+                      long *ai_familiarity)
 {
     if (!ids_is_uuid(id))
         return -ENOENT;
     const char *p[] = {id};
     PGresult *r = NULL;
-    int rc = db_query(s->db, "SELECT is_active, role FROM gateway.users WHERE id = $1", 1, p, &r);
+    int rc = db_query(s->db,
+                      "SELECT is_active, role, coalesce(ai_familiarity, 0) FROM gateway.users "
+                      "WHERE id = $1",
+                      1, p, &r);
     if (rc)
         return rc;
     if (PQntuples(r) != 1) {
@@ -308,6 +312,7 @@ int store_user_status(struct svc *s, const char *id, int *is_active, char role[1
     }
     *is_active = PQgetvalue(r, 0, 0)[0] == 't';
     snprintf(role, 16, "%s", PQgetvalue(r, 0, 1));
+    *ai_familiarity = store_long(PQgetvalue(r, 0, 2));
     PQclear(r);
     return 0;
 }

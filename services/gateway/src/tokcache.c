@@ -52,7 +52,8 @@ int tokcache_verify_access(struct svc *s, const char *tok, struct auth_claims *o
 int tokcache_internal(struct svc *s, const struct auth_claims *who, char **out)
 {
     char key[512];
-    snprintf(key, sizeof(key), "%s\n%s\n%s\n%s", who->sub, who->role, who->scopes, who->key_id);
+    snprintf(key, sizeof(key), "%s\n%s\n%s\n%s\n%s", who->sub, who->role, who->scopes, who->key_id,
+             who->aud_level);
     int64_t now = clock_wall_ms();
     char tok[4096];
     size_t len = 0;
@@ -66,6 +67,7 @@ int tokcache_internal(struct svc *s, const struct auth_claims *who, char **out)
     snprintf(c.role, sizeof(c.role), "%s", who->role);
     snprintf(c.scopes, sizeof(c.scopes), "%s", who->scopes);
     snprintf(c.key_id, sizeof(c.key_id), "%s", who->key_id);
+    snprintf(c.aud_level, sizeof(c.aud_level), "%s", who->aud_level);
     snprintf(c.typ, sizeof(c.typ), SVC_INTERNAL_TYP);
     snprintf(c.iss, sizeof(c.iss), SVC_INTERNAL_ISS);
     snprintf(c.aud, sizeof(c.aud), SVC_INTERNAL_AUD);

@@ -20,6 +20,7 @@ enum ustate_kind { USTATE_EMPTY = 0, USTATE_ACTIVE, USTATE_INACTIVE, USTATE_GONE
 struct ustate_entry {
     char id[IDS_UUID_LEN + 1];
     char role[16];
+    char aud_level[16]; /* acct_audience_level of the account's ai_familiarity */
     enum ustate_kind kind;
     int64_t checked_ms; /* monotonic */
 };
@@ -74,7 +75,8 @@ static int ustate_fetch(struct svc *s, const char *id, struct ustate_entry *e)
 {
     int active = 0;
     char role[16] = "";
-    int rc = store_user_status(s, id, &active, role);
+    long familiarity = 0;
+    int rc = store_user_status(s, id, &active, role, &familiarity);
     if (rc && rc != -ENOENT) {
         if (atomic_exchange(&ustate_degraded, 1) == 0)
             log_warn("cannot check accounts in PostgreSQL (%s); using the last known state",
@@ -86,6 +88,7 @@ static int ustate_fetch(struct svc *s, const char *id, struct ustate_entry *e)
     memset(e, 0, sizeof(*e));
     snprintf(e->id, sizeof(e->id), "%.36s", id);
     snprintf(e->role, sizeof(e->role), "%s", role);
+    snprintf(e->aud_level, sizeof(e->aud_level), "%s", acct_audience_level(familiarity));
     e->kind = rc == -ENOENT ? USTATE_GONE : active ? USTATE_ACTIVE : USTATE_INACTIVE;
     e->checked_ms = clock_mono_ms();
     return 0;
@@ -114,5 +117,6 @@ int ustate_check(struct svc *s, struct auth_claims *c, const char **why)
         return -EPERM;
     }
     snprintf(c->role, sizeof(c->role), "%s", e.role);
+    snprintf(c->aud_level, sizeof(c->aud_level), "%s", e.aud_level);
     return 0;
 }

@@ -5,9 +5,9 @@
  * refused before libjwt sees the token), always hands libjwt the key, bounds the token
  * size, and checks exp (required), nbf, iat, iss, aud and typ itself.
  *
- * Claims in the token: sub, role, scope (space-separated), key_id, rid, jti, typ, iss, aud
- * (a string, or an array containing the wanted audience), iat, nbf, exp. Empty strings are
- * left out when issuing and read back as "".
+ * Claims in the token: sub, role, scope (space-separated), key_id, rid, aud_level, jti, typ,
+ * iss, aud (a string, or an array containing the wanted audience), iat, nbf, exp. Empty
+ * strings are left out when issuing and read back as "".
  *
  * A key set is immutable after creation and may be shared by any number of threads.
  * Call ids_init() before issuing (jti generation). */
@@ -31,13 +31,16 @@
 struct auth_keys; /* opaque */
 
 struct auth_claims {
-    char sub[64];     /* user id (UUID) */
-    char role[16];    /* user | contributor | admin */
-    char scopes[256]; /* space-separated, may be empty */
-    char key_id[64];  /* API key id when the caller used a key, else "" */
-    char rid[72];     /* request id (internal tokens) */
-    char jti[64];     /* token id; auth_issue generates a UUID when empty */
-    char typ[16];     /* "access", "refresh", "internal" */
+    char sub[64];       /* user id (UUID) */
+    char role[16];      /* user | contributor | admin */
+    char scopes[256];   /* space-separated, may be empty */
+    char key_id[64];    /* API key id when the caller used a key, else "" */
+    char rid[72];       /* request id (internal tokens) */
+    char aud_level[16]; /* internal tokens minted by the gateway: the user's audience level
+                         * from their profile's ai_familiarity (novice | intermediate |
+                         * expert; "" when unknown), for explanations adapted to them */
+    char jti[64];       /* token id; auth_issue generates a UUID when empty */
+    char typ[16];       /* "access", "refresh", "internal" */
     char iss[64], aud[64];
     long iat, nbf, exp; /* seconds since the epoch */
 };
