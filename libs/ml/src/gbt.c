@@ -1,4 +1,5 @@
-/* gbt: fitting histogram gradient-boosted trees (leaf-wise growth, histogram subtraction). */
+/* gbt: fitting histogram gradient-boosted trees (row-wise histograms of binned features,
+ * histogram subtraction, the leaves of a level split together on a thread pool). */
 #include "gbtimpl.h"
 #include "mlbin.h"
 #include "mlpool.h"
@@ -13,9 +14,10 @@
 #include <string.h>
 
 #define GBT_NB       256    /* histogram slots per feature: value bins, then missing (255) */
-#define GBT_PAR_WORK 32768u /* rows x features below which a node is done on one thread */
-
-#define GBT_CHUNK 4096 /* rows per task in row-parallel loops */
+#define GBT_PAR_WORK 65536u /* row x feature updates below which a job stays on one thread */
+#define GBT_CHUNK    4096   /* rows per task in row-parallel loops */
+#define GBT_BATCH    64     /* leaves split together at most */
+#define GBT_AHEAD    16     /* rows a histogram build prefetches ahead */
 
 struct gbt_bin {
     double g, h, n;
@@ -39,30 +41,58 @@ struct gbt_leaf {
     struct gbt_split best;
 };
 
+/* The children of a split leaf: the smaller one's histogram is built, the larger one's (when
+ * it may split; else NULL) is the parent's minus the smaller one's. */
+struct gbt_pair {
+    struct gbt_leaf *small, *large;
+    int small_splits; /* else the small histogram only serves the subtraction */
+};
+
+/* One task of a batch partition: rows[at..at + m) of leaf lf. */
+struct gbt_chunk {
+    const struct gbt_leaf *lf;
+    size_t at, m;
+    size_t nl;      /* lefts in this chunk */
+    size_t left_at; /* lefts in the leaf's earlier chunks */
+    size_t leaf_nl; /* lefts in the whole leaf */
+    int whole;      /* the chunk is the whole leaf (partitioned in place) */
+};
+
 struct gbt_work {
     const struct gbt_params *prm;
     size_t n, p;
-    const uint8_t *codes; /* p * n, column-major */
+    const uint8_t *codes; /* n * p, row-major (histograms read a row's codes together) */
+    const uint8_t *cols;  /* the same, column-major (a partition reads one feature) */
     const struct mlbin *bins;
-    const double *g, *h; /* the current output's gradients and hessians */
-    int unit_hessian;    /* every hessian is 1 (squared error) */
-    double *ogh;         /* the node's (g, h) pairs in row order */
+    const double *gh; /* the current output's (gradient, hessian) per row */
+    int unit_hessian; /* every hessian is 1 (squared error) */
     size_t *rows, *tmp, *tmp2;
-    size_t *chunk_nl, *chunk_at; /* parallel partition: lefts per chunk, their offsets */
-    size_t chunk_total;
+    struct gbt_chunk *chunks;
     struct gbt_bin **spare; /* histograms not in use */
     size_t nspare;
-    struct gbt_split *fbest; /* p: best split per feature of the node in work */
     struct mlpool *pool;
-    /* the job handed to the pool */
-    struct gbt_leaf *job_small;
-    struct gbt_leaf *job_large;
-    struct gbt_split *fbest_large; /* p */
+    size_t threads;
+    size_t batch[GBT_BATCH]; /* leaves split together */
+    size_t batch_nl[GBT_BATCH];
+    struct gbt_pair pairs[GBT_BATCH];
+    size_t n_pairs, ngroups;
+    struct gbt_split *fbest, *fbest_large; /* GBT_BATCH * p: best split per pair and feature */
     struct gbt_node *nodes;
     size_t n_nodes, cap_nodes;
     struct gbt_leaf *leaves;
     size_t n_leaves;
 };
+
+/* ntasks calls of fn, on the pool when parallel. */
+static void gbt_run(struct gbt_work *w, size_t ntasks, mlpool_fn fn, void *ctx, int parallel)
+{
+    if (parallel && w->threads > 1) {
+        mlpool_run(w->pool, ntasks, fn, ctx);
+        return;
+    }
+    for (size_t t = 0; t < ntasks; t++)
+        fn(ctx, t, 0);
+}
 
 void gbt_params_default(struct gbt_params *params, enum ml_task task, size_t nclasses)
 {
@@ -114,49 +144,72 @@ static void gbt_try(const struct gbt_work *w, const struct gbt_leaf *lf, double 
     }
 }
 
-/* gbt_find without missing values in the node (the common case): one tight loop. */
+/* The split scores (gl^2 / (hl + l2) + gr^2 / (hr + l2)) of candidates [0, m) from their
+ * left sums, two at a time (m rounded up; the arrays have room). */
+static void gbt_scores(const double *sg, const double *sh, size_t m, double g, double h, double lam,
+                       double *score)
+{
+    for (size_t j = 0; j < m; j += 2) {
+        double __attribute__((vector_size(16))) gl, hl, dl, dr, gr, s;
+        memcpy(&gl, sg + j, sizeof gl);
+        memcpy(&hl, sh + j, sizeof hl);
+        dl = hl + lam;
+        dr = h - hl + lam;
+        gr = g - gl;
+        s = (gl * gl * dr + gr * gr * dl) / (dl * dr);
+        memcpy(score + j, &s, sizeof s);
+    }
+}
+
+/* gbt_find without missing values in the node (the common case). Candidate j splits before
+ * the j-th non-empty bin; as the left sums only grow, the candidates that leave both sides
+ * enough rows and hessian form one range. */
 static void gbt_find_dense(const struct gbt_work *w, const struct gbt_leaf *lf, size_t f,
                            const struct gbt_bin *hf, struct gbt_split *best)
 {
     const struct gbt_params *prm = w->prm;
     const double g = lf->g, h = lf->h, n = lf->n, lam = prm->l2, mcw = prm->min_child_weight;
     const double msl = (double)prm->min_samples_leaf, parent = g * g / (h + lam);
-    double best_score = best->gain + parent, gl = 0.0, hl = 0.0, nl = 0.0;
-    double bgl = 0.0, bhl = 0.0, bnl = 0.0;
-    long prev = -1, best_a = -1, best_c = -1;
-    size_t nb = w->bins->nbins[f];
+    double sg[GBT_NB + 2], sh[GBT_NB + 2], sn[GBT_NB + 2], score[GBT_NB + 2];
+    uint32_t at[GBT_NB + 1];
+    double gl = 0.0, hl = 0.0, nl = 0.0;
+    size_t m = 0, nb = w->bins->nbins[f];
     for (size_t b = 0; b < nb; b++) {
-        const struct gbt_bin *e = &hf[b];
-        if (e->n == 0.0)
+        if (hf[b].n == 0.0)
             continue;
-        if (prev >= 0 && nl >= msl && n - nl >= msl && hl >= mcw && h - hl >= mcw) {
-            double dl = hl + lam, dr = h - hl + lam, gr = g - gl;
-            double score = (gl * gl * dr + gr * gr * dl) / (dl * dr);
-            if (score > best_score) {
-                best_score = score;
-                best_a = prev;
-                best_c = (long)b;
-                bgl = gl;
-                bhl = hl;
-                bnl = nl;
-            }
-        }
-        gl += e->g;
-        hl += e->h;
-        nl += e->n;
-        prev = (long)b;
+        at[m] = (uint32_t)b;
+        sg[m] = gl;
+        sh[m] = hl;
+        sn[m] = nl;
+        m++;
+        gl += hf[b].g;
+        hl += hf[b].h;
+        nl += hf[b].n;
     }
-    if (best_a < 0)
+    if (m < 2)
+        return;
+    size_t lo = 1, hi = m;
+    while (lo < hi && (sn[lo] < msl || sh[lo] < mcw))
+        lo++;
+    while (hi > lo && (n - sn[hi - 1] < msl || h - sh[hi - 1] < mcw))
+        hi--;
+    if (lo >= hi)
+        return;
+    sg[hi] = sg[hi - 1]; /* an even count for gbt_scores */
+    sh[hi] = sh[hi - 1];
+    gbt_scores(sg + lo, sh + lo, hi - lo, g, h, lam, score + lo);
+    double best_score = best->gain + parent;
+    size_t bj = 0;
+    for (size_t j = lo; j < hi; j++)
+        if (score[j] > best_score) {
+            best_score = score[j];
+            bj = j;
+        }
+    if (!bj)
         return;
     /* missing values at prediction time follow the larger child */
-    *best = (struct gbt_split){best_score - parent,
-                               (int32_t)f,
-                               (uint32_t)best_a,
-                               (uint32_t)best_c,
-                               2.0 * bnl >= n,
-                               bgl,
-                               bhl,
-                               bnl};
+    *best = (struct gbt_split){best_score - parent, (int32_t)f, at[bj - 1], at[bj],
+                               2.0 * sn[bj] >= n,   sg[bj],     sh[bj],     sn[bj]};
 }
 
 /* Best split of feature f from its histogram hf; best->gain starts at the minimum gain. */
@@ -199,59 +252,83 @@ static void gbt_find(const struct gbt_work *w, const struct gbt_leaf *lf, size_t
     }
 }
 
-/* Histogram of feature f over the leaf's rows (the root reads rows in order). */
-static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_t f,
-                      struct gbt_bin *hf)
+/* e->g += v[0], e->h += v[1] as one two-lane vector addition. */
+static inline void gbt_add_gh(struct gbt_bin *e, double g, double h)
 {
-    const uint8_t *codes = w->codes + f * w->n;
-    size_t nb = w->bins->nbins[f], m = lf->end - lf->start;
-    int root = lf->start == 0 && lf->end == w->n;
-    const size_t *rows = w->rows + lf->start;
-    const double *gh = w->ogh;
-    memset(hf, 0, nb * sizeof *hf);
-    memset(&hf[MLBIN_MISSING], 0, sizeof *hf);
-    if (w->unit_hessian) { /* squared error: the hessian sum is the count */
-        for (size_t i = 0; i < m; i++) {
-            struct gbt_bin *e = &hf[codes[root ? i : rows[i]]];
-            e->g += root ? w->g[i] : gh[2 * i];
-            e->n += 1.0;
+    double __attribute__((vector_size(16))) sum, add = {g, h};
+    memcpy(&sum, &e->g, sizeof sum);
+    sum += add;
+    memcpy(&e->g, &sum, sizeof sum);
+}
+
+/* One row's (g, h) into the slots of its codes c[0..nf) (feature j's slots at j * GBT_NB),
+ * four features a step; with counts, n too. */
+static inline void gbt_add_row(struct gbt_bin *hist, const uint8_t *c, size_t nf, double g,
+                               double h, int count)
+{
+    size_t j = 0;
+    for (; j + 4 <= nf; j += 4, hist += 4 * GBT_NB) {
+        struct gbt_bin *e0 = hist + c[j], *e1 = hist + GBT_NB + c[j + 1];
+        struct gbt_bin *e2 = hist + 2 * GBT_NB + c[j + 2], *e3 = hist + 3 * GBT_NB + c[j + 3];
+        gbt_add_gh(e0, g, h);
+        gbt_add_gh(e1, g, h);
+        gbt_add_gh(e2, g, h);
+        gbt_add_gh(e3, g, h);
+        if (count) {
+            e0->n += 1.0;
+            e1->n += 1.0;
+            e2->n += 1.0;
+            e3->n += 1.0;
         }
-        for (size_t b = 0; b < nb; b++)
-            hf[b].h = hf[b].n;
-        hf[MLBIN_MISSING].h = hf[MLBIN_MISSING].n;
-        return;
     }
-    if (root) {
-        for (size_t i = 0; i < m; i++) {
-            struct gbt_bin *e = &hf[codes[i]];
-            e->g += w->g[i];
-            e->h += w->h[i];
-            e->n += 1.0;
-        }
-        return;
-    }
-    for (size_t i = 0; i < m; i++) {
-        struct gbt_bin *e = &hf[codes[rows[i]]];
-        e->g += gh[2 * i];
-        e->h += gh[2 * i + 1];
-        e->n += 1.0;
+    for (; j < nf; j++, hist += GBT_NB) {
+        gbt_add_gh(hist + c[j], g, h);
+        if (count)
+            hist[c[j]].n += 1.0;
     }
 }
 
-/* Pool task for feature f: the small leaf's histogram (built) and best split, then the
- * large leaf's histogram (the parent's, in place, minus the small one's) and best split. */
-static void gbt_feature_task(void *ctx, size_t f, size_t worker)
+/* Histograms of features [f0, f1) over the leaf's rows, a row at a time (its codes are
+ * adjacent): every slot sums in row order, whatever the grouping. Squared error adds
+ * (g, 1) and takes the count from the hessian sum. */
+static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_t f0, size_t f1)
 {
-    (void)worker;
-    struct gbt_work *w = ctx;
-    struct gbt_leaf *small = w->job_small, *large = w->job_large;
-    struct gbt_bin *hs = small->hist + f * GBT_NB;
-    gbt_build(w, small, f, hs);
-    w->fbest[f] = (struct gbt_split){.gain = w->prm->min_split_gain, .feature = -1};
-    gbt_find(w, small, f, hs, &w->fbest[f]);
-    if (!large)
+    size_t p = w->p, nf = f1 - f0, m = lf->end - lf->start;
+    const size_t *rows = w->rows + lf->start;
+    const uint8_t *codes = w->codes + f0;
+    const double *gh = w->gh;
+    struct gbt_bin *hist = lf->hist + f0 * GBT_NB;
+    const uint16_t *nbins = w->bins->nbins + f0;
+    for (size_t j = 0; j < nf; j++) {
+        memset(hist + j * GBT_NB, 0, nbins[j] * sizeof *hist);
+        memset(hist + j * GBT_NB + MLBIN_MISSING, 0, sizeof *hist);
+    }
+    int unit = w->unit_hessian;
+    for (size_t i = 0; i < m; i++) {
+        size_t r = rows[i];
+        if (i + GBT_AHEAD < m) { /* rows are scattered: fetch ahead */
+            __builtin_prefetch(codes + rows[i + GBT_AHEAD] * p);
+            __builtin_prefetch(gh + 2 * rows[i + GBT_AHEAD]);
+        }
+        if (unit)
+            gbt_add_row(hist, codes + r * p, nf, gh[2 * r], 1.0, 0);
+        else
+            gbt_add_row(hist, codes + r * p, nf, gh[2 * r], gh[2 * r + 1], 1);
+    }
+    if (!unit)
         return;
-    struct gbt_bin *hl = large->hist + f * GBT_NB;
+    for (size_t j = 0; j < nf; j++) {
+        struct gbt_bin *hf = hist + j * GBT_NB;
+        for (size_t b = 0; b < nbins[j]; b++)
+            hf[b].n = hf[b].h;
+        hf[MLBIN_MISSING].n = hf[MLBIN_MISSING].h;
+    }
+}
+
+/* hl -= hs over feature f's slots in use. */
+static void gbt_subtract(const struct gbt_work *w, size_t f, struct gbt_bin *hl,
+                         const struct gbt_bin *hs)
+{
     size_t nb = w->bins->nbins[f];
     for (size_t b = 0; b < GBT_NB; b++) {
         if (b >= nb && b != MLBIN_MISSING)
@@ -260,8 +337,32 @@ static void gbt_feature_task(void *ctx, size_t f, size_t worker)
         hl[b].h -= hs[b].h;
         hl[b].n -= hs[b].n;
     }
-    w->fbest_large[f] = (struct gbt_split){.gain = w->prm->min_split_gain, .feature = -1};
-    gbt_find(w, large, f, hl, &w->fbest_large[f]);
+}
+
+/* Pool task: one pair, one group of features: the small child's histograms (built) and best
+ * splits, then the large child's (the parent's, in place, minus the small one's). */
+static void gbt_pair_task(void *ctx, size_t t, size_t worker)
+{
+    (void)worker;
+    struct gbt_work *w = ctx;
+    size_t k = t / w->ngroups, grp = t % w->ngroups, p = w->p;
+    const struct gbt_pair *pr = &w->pairs[k];
+    size_t f0 = grp * p / w->ngroups, f1 = (grp + 1) * p / w->ngroups;
+    gbt_build(w, pr->small, f0, f1);
+    for (size_t f = f0; f < f1; f++) {
+        const struct gbt_bin *hs = pr->small->hist + f * GBT_NB;
+        struct gbt_split *bs = &w->fbest[k * p + f];
+        *bs = (struct gbt_split){.gain = w->prm->min_split_gain, .feature = -1};
+        if (pr->small_splits)
+            gbt_find(w, pr->small, f, hs, bs);
+        if (!pr->large)
+            continue;
+        struct gbt_bin *hl = pr->large->hist + f * GBT_NB;
+        gbt_subtract(w, f, hl, hs);
+        struct gbt_split *bl = &w->fbest_large[k * p + f];
+        *bl = (struct gbt_split){.gain = w->prm->min_split_gain, .feature = -1};
+        gbt_find(w, pr->large, f, hl, bl);
+    }
 }
 
 static void gbt_reduce(const struct gbt_work *w, const struct gbt_split *fbest, struct gbt_leaf *lf)
@@ -272,22 +373,35 @@ static void gbt_reduce(const struct gbt_work *w, const struct gbt_split *fbest, 
             lf->best = fbest[f];
 }
 
-/* Histograms and best splits of small (its rows' gradients already in w->ogh unless it is
- * the root) and, when not NULL, of large; features in parallel when the node is large. */
-static void gbt_hists(struct gbt_work *w, struct gbt_leaf *small, struct gbt_leaf *large)
+/* Larger small children first, so that the pool's threads finish together. */
+static int gbt_pair_cmp(const void *a, const void *b)
 {
-    size_t m = small->end - small->start;
-    w->job_small = small;
-    w->job_large = large;
-    /* building costs a pass over the rows, the split search one over the bins */
-    if ((m + 4 * GBT_NB) * w->p >= GBT_PAR_WORK)
-        mlpool_run(w->pool, w->p, gbt_feature_task, w);
-    else
-        for (size_t f = 0; f < w->p; f++)
-            gbt_feature_task(w, f, 0);
-    gbt_reduce(w, w->fbest, small);
-    if (large)
-        gbt_reduce(w, w->fbest_large, large);
+    const struct gbt_pair *x = a, *y = b;
+    size_t mx = x->small->end - x->small->start, my = y->small->end - y->small->start;
+    return mx > my ? -1 : mx < my;
+}
+
+/* Histograms and best splits of every pair in w->pairs: one job of (pair, feature group)
+ * tasks. The grouping only spreads the work; results do not depend on it. */
+static void gbt_hists(struct gbt_work *w)
+{
+    size_t np = w->n_pairs, p = w->p, work = 0, ng = 1;
+    for (size_t k = 0; k < np; k++)
+        work += (w->pairs[k].small->end - w->pairs[k].small->start + 4 * GBT_NB) * p;
+    qsort(w->pairs, np, sizeof *w->pairs, gbt_pair_cmp);
+    if (w->threads > 1) {
+        ng = (4 * w->threads + np - 1) / np;
+        ng = ng < p ? ng : p;
+    }
+    w->ngroups = ng;
+    gbt_run(w, np * ng, gbt_pair_task, w, work >= GBT_PAR_WORK);
+    for (size_t k = 0; k < np; k++) {
+        const struct gbt_pair *pr = &w->pairs[k];
+        if (pr->small_splits)
+            gbt_reduce(w, w->fbest + k * p, pr->small);
+        if (pr->large)
+            gbt_reduce(w, w->fbest_large + k * p, pr->large);
+    }
 }
 
 static int gbt_new_node(struct gbt_work *w, const struct gbt_leaf *lf)
@@ -313,19 +427,19 @@ static int gbt_can_split(const struct gbt_work *w, const struct gbt_leaf *lf, si
            (!prm->max_leaves || leaves < prm->max_leaves);
 }
 
-/* Stable partition of rows[start..end) by the split: lefts to out_l, rights to out_r
- * (either may alias rows when writing never overtakes reading); returns the left count. */
+/* Stable partition of rows[0..m) by the split: lefts to out_l, rights to out_r (either may
+ * alias rows when writing never overtakes reading); returns the left count. */
 static size_t gbt_partition_range(const struct gbt_work *w, const struct gbt_split *s,
                                   const size_t *rows, size_t m, size_t *out_l, size_t *out_r)
 {
-    const uint8_t *codes = w->codes + (size_t)s->feature * w->n;
-    unsigned bin = s->bin, dl = s->default_left;
+    const uint8_t *codes = w->cols + (size_t)s->feature * w->n;
+    /* left: code <= bin, or missing (255) when missing values go left: adding 1 (mod 256)
+     * to every code and to the bin then turns missing into 0 */
+    unsigned dl = s->default_left, lim = s->bin + dl;
     size_t nl = 0, nr = 0;
     for (size_t i = 0; i < m; i++) {
         size_t r = rows[i];
-        unsigned c = codes[r];
-        unsigned left = (c <= bin) | ((c == MLBIN_MISSING) & dl);
-        left &= (c != MLBIN_MISSING) | dl;
+        unsigned left = ((codes[r] + dl) & 0xffu) <= lim;
         out_l[nl] = r; /* branch-free: both written, one kept */
         out_r[nr] = r;
         nl += left;
@@ -334,80 +448,76 @@ static size_t gbt_partition_range(const struct gbt_work *w, const struct gbt_spl
     return nl;
 }
 
-/* Phase one of the parallel partition: chunk c split into tmp (lefts) and tmp2 (rights). */
+/* Phase one of the batch partition: a chunk's lefts to tmp, rights to tmp2 (a chunk that is
+ * its whole leaf is partitioned in place at once). */
 static void gbt_part_task(void *ctx, size_t c, size_t worker)
 {
     (void)worker;
     struct gbt_work *w = ctx;
-    const struct gbt_leaf *lf = w->job_small;
-    size_t at = lf->start + c * GBT_CHUNK, m = lf->end - at < GBT_CHUNK ? lf->end - at : GBT_CHUNK;
-    w->chunk_nl[c] = gbt_partition_range(w, &lf->best, w->rows + at, m, w->tmp + at, w->tmp2 + at);
+    struct gbt_chunk *ch = &w->chunks[c];
+    size_t *rows = w->rows + ch->at;
+    if (ch->whole) {
+        ch->nl = gbt_partition_range(w, &ch->lf->best, rows, ch->m, rows, w->tmp + ch->at);
+        memcpy(rows + ch->nl, w->tmp + ch->at, (ch->m - ch->nl) * sizeof *rows);
+        return;
+    }
+    ch->nl = gbt_partition_range(w, &ch->lf->best, rows, ch->m, w->tmp + ch->at, w->tmp2 + ch->at);
 }
 
-/* Phase two: chunk c's lefts and rights copied to their final places. */
+/* Phase two: a chunk's lefts and rights copied to their places in the leaf. */
 static void gbt_place_task(void *ctx, size_t c, size_t worker)
 {
     (void)worker;
-    struct gbt_work *w = ctx;
-    const struct gbt_leaf *lf = w->job_small;
-    size_t at = lf->start + c * GBT_CHUNK, m = lf->end - at < GBT_CHUNK ? lf->end - at : GBT_CHUNK;
-    size_t nl = w->chunk_nl[c];
-    memcpy(w->rows + lf->start + w->chunk_at[c], w->tmp + at, nl * sizeof *w->rows);
-    memcpy(w->rows + lf->start + w->chunk_total + (c * GBT_CHUNK - w->chunk_at[c]), w->tmp2 + at,
-           (m - nl) * sizeof *w->rows);
+    const struct gbt_work *w = ctx;
+    const struct gbt_chunk *ch = &w->chunks[c];
+    if (ch->whole)
+        return;
+    size_t start = ch->lf->start, rights_before = ch->at - start - ch->left_at;
+    memcpy(w->rows + start + ch->left_at, w->tmp + ch->at, ch->nl * sizeof *w->rows);
+    memcpy(w->rows + start + ch->leaf_nl + rights_before, w->tmp2 + ch->at,
+           (ch->m - ch->nl) * sizeof *w->rows);
 }
 
-/* Stable partition of the leaf's rows by its best split (chunks on the pool for large
- * leaves: the same result); returns the left count. */
-static size_t gbt_partition(struct gbt_work *w, struct gbt_leaf *lf)
+/* Stable partition of every batch leaf's rows by its best split (the same result on any
+ * number of threads); the left counts go to w->batch_nl. */
+static void gbt_partition(struct gbt_work *w, size_t nbatch)
 {
-    size_t m = lf->end - lf->start, nchunks = (m + GBT_CHUNK - 1) / GBT_CHUNK;
-    if (nchunks < 2 || mlpool_threads(w->pool) < 2) {
-        size_t *rows = w->rows + lf->start;
-        size_t nl = gbt_partition_range(w, &lf->best, rows, m, rows, w->tmp);
-        memcpy(rows + nl, w->tmp, (m - nl) * sizeof *rows);
-        return nl;
+    size_t nc = 0, total = 0;
+    int split_leaves = 0;
+    for (size_t b = 0; b < nbatch; b++) {
+        const struct gbt_leaf *lf = &w->leaves[w->batch[b]];
+        int whole = lf->end - lf->start <= GBT_CHUNK;
+        split_leaves |= !whole;
+        for (size_t at = lf->start; at < lf->end; at += GBT_CHUNK) {
+            size_t m = lf->end - at < GBT_CHUNK ? lf->end - at : GBT_CHUNK;
+            w->chunks[nc++] = (struct gbt_chunk){.lf = lf, .at = at, .m = m, .whole = whole};
+        }
+        total += lf->end - lf->start;
     }
-    w->job_small = lf;
-    mlpool_run(w->pool, nchunks, gbt_part_task, w);
-    size_t total = 0;
-    for (size_t c = 0; c < nchunks; c++) {
-        w->chunk_at[c] = total;
-        total += w->chunk_nl[c];
+    int parallel = total >= 2 * GBT_CHUNK;
+    gbt_run(w, nc, gbt_part_task, w, parallel);
+    for (size_t c = 0, b = 0; c < nc; b++) {
+        size_t first = c, nl = 0;
+        for (; c < nc && w->chunks[c].lf == w->chunks[first].lf; c++) {
+            w->chunks[c].left_at = nl;
+            nl += w->chunks[c].nl;
+        }
+        for (size_t i = first; i < c; i++)
+            w->chunks[i].leaf_nl = nl;
+        w->batch_nl[b] = nl;
     }
-    w->chunk_total = total;
-    mlpool_run(w->pool, nchunks, gbt_place_task, w);
-    return total;
+    if (split_leaves)
+        gbt_run(w, nc, gbt_place_task, w, parallel);
 }
 
-static void gbt_gather_task(void *ctx, size_t c, size_t worker)
-{
-    (void)worker;
-    struct gbt_work *w = ctx;
-    const struct gbt_leaf *lf = w->job_small;
-    size_t from = c * GBT_CHUNK, m = lf->end - lf->start;
-    size_t to = from + GBT_CHUNK < m ? from + GBT_CHUNK : m;
-    const size_t *rows = w->rows + lf->start;
-    for (size_t i = from; i < to; i++) {
-        w->ogh[2 * i] = w->g[rows[i]];
-        w->ogh[2 * i + 1] = w->h[rows[i]];
-    }
-}
-
-/* The gradients of lf's rows, in row order, into w->ogh. */
-static void gbt_gather(struct gbt_work *w, struct gbt_leaf *lf)
-{
-    w->job_small = lf;
-    mlpool_run(w->pool, (lf->end - lf->start + GBT_CHUNK - 1) / GBT_CHUNK, gbt_gather_task, w);
-}
-
-/* Histograms and best splits of a fresh pair of children: the smaller one built, the
- * larger one the parent's minus it; a child that may not split keeps none. */
-static int gbt_children(struct gbt_work *w, struct gbt_leaf *cl, struct gbt_leaf *cr,
-                        struct gbt_bin *parent_hist)
+/* A pair for the fresh children cl and cr (parent_hist is the parent's histogram, handed on
+ * or put back): nothing when neither may split. */
+static int gbt_pair_up(struct gbt_work *w, struct gbt_leaf *cl, struct gbt_leaf *cr,
+                       struct gbt_bin *parent_hist)
 {
     size_t leaves = w->n_leaves;
-    if (!gbt_can_split(w, cl, leaves) && !gbt_can_split(w, cr, leaves)) {
+    int ok_l = gbt_can_split(w, cl, leaves), ok_r = gbt_can_split(w, cr, leaves);
+    if (!ok_l && !ok_r) {
         gbt_hist_put(w, parent_hist);
         return 0;
     }
@@ -417,37 +527,36 @@ static int gbt_children(struct gbt_work *w, struct gbt_leaf *cl, struct gbt_leaf
         gbt_hist_put(w, parent_hist);
         return -ENOMEM;
     }
-    gbt_gather(w, small);
-    if (gbt_can_split(w, large, leaves)) {
+    struct gbt_pair *pr = &w->pairs[w->n_pairs++];
+    *pr = (struct gbt_pair){small, NULL, small == cl ? ok_l : ok_r};
+    if (small == cl ? ok_r : ok_l) {
         large->hist = parent_hist;
-        gbt_hists(w, small, large);
+        pr->large = large;
     } else {
         gbt_hist_put(w, parent_hist);
-        gbt_hists(w, small, NULL);
-    }
-    for (int j = 0; j < 2; j++) {
-        struct gbt_leaf *c = j ? cr : cl;
-        if (!gbt_can_split(w, c, leaves)) {
-            c->best.feature = -1;
-            gbt_hist_put(w, c->hist);
-            c->hist = NULL;
-        }
     }
     return 0;
 }
 
-/* Split leaf i into itself (left) and a new leaf at the end (right). */
-static int gbt_split_leaf(struct gbt_work *w, size_t i)
+/* The split node of leaf lf (its children come later). */
+static void gbt_mark_split(struct gbt_work *w, const struct gbt_leaf *lf)
 {
-    struct gbt_leaf *lf = &w->leaves[i], parent = *lf;
-    const struct gbt_split *s = &parent.best;
-    struct gbt_node *nd = &w->nodes[parent.node];
+    const struct gbt_split *s = &lf->best;
+    struct gbt_node *nd = &w->nodes[lf->node];
     nd->feature = s->feature;
     nd->threshold = s->next == MLBIN_MISSING
                         ? DBL_MAX
                         : mlbin_threshold(w->bins, (size_t)s->feature, s->bin, s->next);
     nd->gain = s->gain;
-    size_t nl = gbt_partition(w, &parent);
+    nd->default_left = s->default_left;
+}
+
+/* Leaf i (partitioned, nl rows on the left) becomes its left child; the right child is
+ * appended. */
+static int gbt_children(struct gbt_work *w, size_t i, size_t nl)
+{
+    struct gbt_leaf parent = w->leaves[i];
+    const struct gbt_split *s = &parent.best;
     struct gbt_leaf l = {
         parent.start, parent.start + nl, (int32_t)w->n_nodes, parent.depth + 1, s->gl, s->hl, s->nl,
         NULL,         {.feature = -1}};
@@ -457,16 +566,40 @@ static int gbt_split_leaf(struct gbt_work *w, size_t i)
         {.feature = -1}};
     int rc = gbt_new_node(w, &l);
     rc = rc ? rc : gbt_new_node(w, &r);
-    if (rc)
+    if (rc) {
+        gbt_hist_put(w, parent.hist);
+        w->leaves[i].hist = NULL;
         return rc;
-    nd = &w->nodes[parent.node];
-    nd->left = l.node;
-    nd->right = r.node;
-    nd->default_left = s->default_left;
-    l.best.feature = r.best.feature = -1;
+    }
+    w->nodes[parent.node].left = l.node;
+    w->nodes[parent.node].right = r.node;
     w->leaves[i] = l;
     w->leaves[w->n_leaves++] = r;
-    return gbt_children(w, &w->leaves[i], &w->leaves[w->n_leaves - 1], parent.hist);
+    return gbt_pair_up(w, &w->leaves[i], &w->leaves[w->n_leaves - 1], parent.hist);
+}
+
+/* Split the batch's leaves together: partition, children, their histograms and splits. */
+static int gbt_split_batch(struct gbt_work *w, size_t nbatch)
+{
+    for (size_t b = 0; b < nbatch; b++)
+        gbt_mark_split(w, &w->leaves[w->batch[b]]);
+    gbt_partition(w, nbatch);
+    w->n_pairs = 0;
+    for (size_t b = 0; b < nbatch; b++) {
+        int rc = gbt_children(w, w->batch[b], w->batch_nl[b]);
+        if (rc)
+            return rc;
+    }
+    if (w->n_pairs)
+        gbt_hists(w);
+    for (size_t k = 0; k < w->n_pairs; k++) {
+        struct gbt_pair *pr = &w->pairs[k];
+        if (!pr->small_splits) {
+            gbt_hist_put(w, pr->small->hist);
+            pr->small->hist = NULL;
+        }
+    }
+    return 0;
 }
 
 /* The splittable leaf with the largest gain, or -1. */
@@ -480,7 +613,25 @@ static long gbt_pick(const struct gbt_work *w)
     return best;
 }
 
-/* Grow one tree on w->g / w->h; its nodes go to w->nodes (w->n_nodes). */
+/* The leaves to split next: the best one under a leaf cap (best-first), else every leaf
+ * that has a split (with no cap the order does not change the tree). Returns how many. */
+static size_t gbt_select(struct gbt_work *w)
+{
+    if (w->prm->max_leaves) {
+        long i = gbt_pick(w);
+        if (i < 0 || w->n_leaves >= w->prm->max_leaves)
+            return 0;
+        w->batch[0] = (size_t)i;
+        return 1;
+    }
+    size_t nb = 0;
+    for (size_t i = 0; i < w->n_leaves && nb < GBT_BATCH; i++)
+        if (w->leaves[i].best.feature >= 0)
+            w->batch[nb++] = i;
+    return nb;
+}
+
+/* Grow one tree on w->gh; its nodes go to w->nodes (w->n_nodes). */
 static int gbt_grow(struct gbt_work *w)
 {
     w->n_nodes = 0;
@@ -489,28 +640,24 @@ static int gbt_grow(struct gbt_work *w)
         w->rows[i] = i;
     struct gbt_leaf root = {0, w->n, 0, 0, 0.0, 0.0, (double)w->n, NULL, {.feature = -1}};
     for (size_t i = 0; i < w->n; i++) {
-        root.g += w->g[i];
-        root.h += w->h[i];
+        root.g += w->gh[2 * i];
+        root.h += w->gh[2 * i + 1];
     }
     int rc = gbt_new_node(w, &root);
     if (rc)
         return rc;
     root.best.feature = -1;
-    if (gbt_can_split(w, &root, 1)) {
-        root.hist = gbt_hist_get(w);
-        if (!root.hist)
-            return -ENOMEM;
-        gbt_hists(w, &root, NULL);
-    }
     w->leaves[w->n_leaves++] = root;
-    for (;;) {
-        long i = gbt_pick(w);
-        if (i < 0 || (w->prm->max_leaves && w->n_leaves >= w->prm->max_leaves))
-            break;
-        rc = gbt_split_leaf(w, (size_t)i);
-        if (rc)
-            break;
+    if (gbt_can_split(w, &root, 1)) {
+        w->leaves[0].hist = gbt_hist_get(w);
+        if (!w->leaves[0].hist)
+            return -ENOMEM;
+        w->pairs[0] = (struct gbt_pair){&w->leaves[0], NULL, 1};
+        w->n_pairs = 1;
+        gbt_hists(w);
     }
+    for (size_t nb = gbt_select(w); nb && rc == 0; nb = gbt_select(w))
+        rc = gbt_split_batch(w, nb);
     for (size_t i = 0; i < w->n_leaves; i++) {
         gbt_hist_put(w, w->leaves[i].hist);
         w->leaves[i].hist = NULL;
@@ -529,9 +676,10 @@ struct gbt_fit {
     struct ml_matrix val;
     double *yval, *ytrain;
     double *raw, *val_raw; /* n * k, nval * k */
-    double *g, *h;         /* k * n */
+    double *gh;            /* k * n (gradient, hessian) pairs: output j's from gh + 2 * j * n */
+    int gh_fresh;          /* gh already holds the gradients of the current scores */
     struct mlbin bins;
-    uint8_t *codes;
+    uint8_t *codes, *cols; /* n * p, row-major and column-major */
     struct gbt_work w;
 };
 
@@ -543,19 +691,17 @@ static void gbt_fit_release(struct gbt_fit *f)
     free(f->ytrain);
     free(f->raw);
     free(f->val_raw);
-    free(f->g);
-    free(f->h);
+    free(f->gh);
     free(f->codes);
+    free(f->cols);
     mlbin_release(&f->bins);
     for (size_t i = 0; i < f->w.nspare; i++)
         free(f->w.spare[i]);
     free(f->w.spare);
-    free(f->w.ogh);
     free(f->w.rows);
     free(f->w.tmp);
     free(f->w.tmp2);
-    free(f->w.chunk_nl);
-    free(f->w.chunk_at);
+    free(f->w.chunks);
     free(f->w.fbest);
     free(f->w.fbest_large);
     free(f->w.nodes);
@@ -563,42 +709,47 @@ static void gbt_fit_release(struct gbt_fit *f)
     mlpool_free(f->w.pool);
 }
 
-/* Gradients and hessians of every output for the current raw scores (scikit-learn's
- * losses: half squared error, binary and multinomial log loss). */
-static void gbt_gradient_task(void *ctx, size_t chunk, size_t worker)
+/* Gradient and hessian of row i for the current raw scores (scikit-learn's losses: half
+ * squared error, binary and multinomial log loss). */
+static void gbt_gradient_row(struct gbt_fit *f, size_t i)
 {
-    (void)worker;
-    struct gbt_fit *f = ctx;
-    size_t n = f->n, k = f->k, start = chunk * GBT_CHUNK;
-    size_t end = start + GBT_CHUNK < n ? start + GBT_CHUNK : n;
-    for (size_t i = start; i < end; i++) {
-        const double *r = f->raw + i * k;
-        double y = f->ytrain[i];
-        if (f->m->objective == GBT_OBJ_SQUARED) {
-            f->g[i] = r[0] - y;
-            f->h[i] = 1.0;
-        } else if (f->m->objective == GBT_OBJ_LOGISTIC) {
-            double p = 1.0 / (1.0 + exp(-r[0]));
-            f->g[i] = p - y;
-            f->h[i] = p * (1.0 - p);
-        } else {
-            double mx = r[0], sum = 0.0, e[MLBIN_MAX_BINS + 1];
-            for (size_t j = 1; j < k; j++)
-                mx = r[j] > mx ? r[j] : mx;
-            for (size_t j = 0; j < k; j++)
-                sum += (e[j] = exp(r[j] - mx));
-            for (size_t j = 0; j < k; j++) {
-                double p = e[j] / sum;
-                f->g[j * n + i] = p - (y == (double)j ? 1.0 : 0.0);
-                f->h[j * n + i] = p * (1.0 - p);
-            }
+    size_t n = f->n, k = f->k;
+    const double *r = f->raw + i * k;
+    double y = f->ytrain[i], *gh = f->gh + 2 * i;
+    if (f->m->objective == GBT_OBJ_SQUARED) {
+        gh[0] = r[0] - y;
+        gh[1] = 1.0;
+    } else if (f->m->objective == GBT_OBJ_LOGISTIC) {
+        double p = 1.0 / (1.0 + exp(-r[0]));
+        gh[0] = p - y;
+        gh[1] = p * (1.0 - p);
+    } else {
+        double mx = r[0], sum = 0.0, e[MLBIN_MAX_BINS + 1];
+        for (size_t j = 1; j < k; j++)
+            mx = r[j] > mx ? r[j] : mx;
+        for (size_t j = 0; j < k; j++)
+            sum += (e[j] = exp(r[j] - mx));
+        for (size_t j = 0; j < k; j++) {
+            double p = e[j] / sum;
+            gh[2 * j * n] = p - (y == (double)j ? 1.0 : 0.0);
+            gh[2 * j * n + 1] = p * (1.0 - p);
         }
     }
 }
 
+static void gbt_gradient_task(void *ctx, size_t chunk, size_t worker)
+{
+    (void)worker;
+    struct gbt_fit *f = ctx;
+    size_t n = f->n, start = chunk * GBT_CHUNK;
+    size_t end = start + GBT_CHUNK < n ? start + GBT_CHUNK : n;
+    for (size_t i = start; i < end; i++)
+        gbt_gradient_row(f, i);
+}
+
 static void gbt_gradients(struct gbt_fit *f)
 {
-    mlpool_run(f->w.pool, (f->n + GBT_CHUNK - 1) / GBT_CHUNK, gbt_gradient_task, f);
+    gbt_run(&f->w, (f->n + GBT_CHUNK - 1) / GBT_CHUNK, gbt_gradient_task, f, f->n >= 2 * GBT_CHUNK);
 }
 
 /* The starting raw scores: mean, log-odds or log priors (clipped like scikit-learn). */
@@ -706,48 +857,82 @@ static int gbt_alloc(struct gbt_fit *f, const struct ml_matrix *x)
     int rc = mlpool_new(mlpar_threads(f->ctrl), &w->pool);
     if (rc)
         return rc;
+    w->threads = mlpool_threads(w->pool);
     f->raw = malloc(n * k * sizeof *f->raw);
     f->val_raw = malloc((f->val.n ? f->val.n : 1) * k * sizeof *f->val_raw);
-    f->g = malloc(n * k * sizeof *f->g);
-    f->h = malloc(n * k * sizeof *f->h);
+    f->gh = malloc(2 * n * k * sizeof *f->gh);
     f->codes = malloc(n * p);
-    w->ogh = malloc(2 * n * sizeof *w->ogh);
+    f->cols = malloc(n * p);
     w->rows = malloc(n * sizeof *w->rows);
     w->tmp = malloc(n * sizeof *w->tmp);
     w->tmp2 = malloc(n * sizeof *w->tmp2);
-    w->chunk_nl = malloc((n / GBT_CHUNK + 1) * sizeof *w->chunk_nl);
-    w->chunk_at = malloc((n / GBT_CHUNK + 1) * sizeof *w->chunk_at);
-    w->fbest = malloc(p * sizeof *w->fbest);
-    w->fbest_large = malloc(p * sizeof *w->fbest_large);
+    /* a batch's leaves are cut into chunks: at most one partial chunk each */
+    w->chunks = malloc((n / GBT_CHUNK + GBT_BATCH + 1) * sizeof *w->chunks);
+    w->fbest = malloc(GBT_BATCH * p * sizeof *w->fbest);
+    w->fbest_large = malloc(GBT_BATCH * p * sizeof *w->fbest_large);
     w->leaves = malloc((leaves + 1) * sizeof *w->leaves);
     w->spare = malloc((leaves + 2) * sizeof(struct gbt_bin *));
-    if (!f->raw || !f->val_raw || !f->g || !f->h || !f->codes || !w->ogh || !w->rows || !w->tmp ||
-        !w->fbest || !w->fbest_large || !w->leaves || !w->spare)
+    if (!f->raw || !f->val_raw || !f->gh || !f->codes || !f->cols || !w->rows || !w->tmp ||
+        !w->tmp2 || !w->chunks || !w->fbest || !w->fbest_large || !w->leaves || !w->spare)
         return -ENOMEM;
     w->codes = f->codes;
+    w->cols = f->cols;
     return 0;
 }
 
-/* Pool task: add leaf l's value to the training scores of its rows. */
+/* Pool task: rows [c * GBT_CHUNK, ...) of the column-major codes copied row-major. */
+static void gbt_transpose_task(void *ctx, size_t c, size_t worker)
+{
+    (void)worker;
+    struct gbt_fit *f = ctx;
+    size_t n = f->n, p = f->w.p, from = c * GBT_CHUNK;
+    size_t to = from + GBT_CHUNK < n ? from + GBT_CHUNK : n;
+    for (size_t j = 0; j < p; j++) {
+        const uint8_t *col = f->cols + j * n;
+        for (size_t i = from; i < to; i++)
+            f->codes[i * p + j] = col[i];
+    }
+}
+
+/* Pool task: add leaf l's value to the training scores of its rows (with one output, their
+ * next gradients follow at once, as gbt_gradient_row has them). */
 static void gbt_update_task(void *ctx, size_t l, size_t worker)
 {
     (void)worker;
     struct gbt_fit *f = ctx;
-    const struct gbt_work *w = &f->w;
-    const struct gbt_leaf *lf = &w->leaves[l];
-    double v = w->nodes[lf->node].value;
-    for (size_t i = lf->start; i < lf->end; i++)
-        f->raw[w->rows[i] * f->k + f->output] += v;
+    const struct gbt_leaf *lf = &f->w.leaves[l];
+    const size_t *rows = f->w.rows + lf->start;
+    size_t m = lf->end - lf->start, k = f->k;
+    double v = f->w.nodes[lf->node].value, *raw = f->raw, *gh = f->gh;
+    const double *y = f->ytrain;
+    if (k > 1) {
+        for (size_t i = 0; i < m; i++)
+            raw[rows[i] * k + f->output] += v;
+    } else if (f->m->objective == GBT_OBJ_SQUARED) {
+        for (size_t i = 0; i < m; i++) {
+            size_t r = rows[i];
+            raw[r] += v;
+            gh[2 * r] = raw[r] - y[r];
+        }
+    } else {
+        for (size_t i = 0; i < m; i++) {
+            size_t r = rows[i];
+            raw[r] += v;
+            double p = 1.0 / (1.0 + exp(-raw[r]));
+            gh[2 * r] = p - y[r];
+            gh[2 * r + 1] = p * (1.0 - p);
+        }
+    }
 }
 
 /* Grow the k trees of one round and add their leaves to the training scores. */
 static int gbt_round(struct gbt_fit *f)
 {
     struct gbt_work *w = &f->w;
-    gbt_gradients(f);
+    if (!f->gh_fresh)
+        gbt_gradients(f);
     for (size_t j = 0; j < f->k; j++) {
-        w->g = f->g + j * f->n;
-        w->h = f->h + j * f->n;
+        w->gh = f->gh + 2 * j * f->n;
         int rc = gbt_grow(w);
         struct gbt_node *copy = rc ? NULL : malloc(w->n_nodes * sizeof *copy);
         if (!copy)
@@ -757,8 +942,9 @@ static int gbt_round(struct gbt_fit *f)
         if (rc)
             return rc;
         f->output = j;
-        mlpool_run(w->pool, w->n_leaves, gbt_update_task, f);
+        gbt_run(w, w->n_leaves, gbt_update_task, f, f->n >= 2 * GBT_CHUNK);
     }
+    f->gh_fresh = f->k == 1;
     f->m->n_iter++;
     return 0;
 }
@@ -791,7 +977,8 @@ static int gbt_boost(struct gbt_fit *f, const struct ml_matrix *x)
     int rc = mlbin_fit(&f->bins, x, f->train, f->n, f->prm->max_bins, f->w.pool);
     if (rc)
         return rc;
-    mlbin_transform(&f->bins, x, f->train, f->n, f->codes, f->w.pool);
+    mlbin_transform(&f->bins, x, f->train, f->n, f->cols, f->w.pool);
+    gbt_run(&f->w, (f->n + GBT_CHUNK - 1) / GBT_CHUNK, gbt_transpose_task, f, 1);
     gbt_baseline(f);
     if (f->val.n) {
         f->m->val_loss = malloc((f->prm->max_iter + 1) * sizeof *f->m->val_loss);
