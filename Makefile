@@ -55,7 +55,7 @@ INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 HARNESS_SRC := $(wildcard tests/harness/*.c)
 HARNESS_OBJ := $(HARNESS_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all build tests up down logs test test-fast lint bench install clean format
+.PHONY: all build tests up down logs test test-fast lint bench install clean format images
 all: build
 build: $(BINS)
 tests: $(UNIT_BIN) $(INTEG_BIN)
@@ -135,6 +135,12 @@ lint:
 bench:
 	tools/install-deps.sh --bench
 	bench/run.sh
+
+# container images with buildah (no Docker engine): ibisx/<name>:dev for the five services,
+# the web UI and the demo loader (tools/images/build.sh says more)
+images:
+	tools/install-deps.sh --images
+	tools/images/build.sh
 
 format:
 	clang-format -i $$(git ls-files --cached --others --exclude-standard '*.c' '*.h')
