@@ -30,29 +30,36 @@ struct rec {
     size_t ostride; /* p for SHAP values, p * p for interaction rows */
     int cond;       /* 0, +1 (cond_feat always present), -1 (always absent) */
     int32_t cond_feat;
+    const double *inv; /* inv[j] = 1 / j */
 };
 
-static void path_extend(struct path_el *path, size_t ud, double zero, double one, int32_t feat)
+/* inv[j] = 1 / j for the path lengths of the tree (no division in the inner loops). */
+static void path_extend(struct path_el *path, size_t ud, double zero, double one, int32_t feat,
+                        const double *inv)
 {
     path[ud] = (struct path_el){feat, zero, one, ud == 0 ? 1.0 : 0.0};
-    double d = (double)(ud + 1);
+    double zr = zero * inv[ud + 1], or = one * inv[ud + 1];
     for (size_t i = ud; i-- > 0;) {
-        path[i + 1].w += one * path[i].w * (double)(i + 1) / d;
-        path[i].w = zero * path[i].w * (double)(ud - i) / d;
+        double w = path[i].w;
+        path[i + 1].w += or *w * (double)(i + 1);
+        path[i].w = zr * w * (double)(ud - i);
     }
 }
 
-static void path_unwind(struct path_el *path, size_t ud, size_t pi)
+static void path_unwind(struct path_el *path, size_t ud, size_t pi, const double *inv)
 {
     double one = path[pi].one, zero = path[pi].zero, next = path[ud].w, d = (double)(ud + 1);
-    for (size_t i = ud; i-- > 0;) {
-        if (one != 0.0) {
+    if (one != 0.0) {
+        double io = d / one, zr = zero * inv[ud + 1];
+        for (size_t i = ud; i-- > 0;) {
             double tmp = path[i].w;
-            path[i].w = next * d / ((double)(i + 1) * one);
-            next = tmp - path[i].w * zero * (double)(ud - i) / d;
-        } else {
-            path[i].w = path[i].w * d / (zero * (double)(ud - i));
+            path[i].w = next * io * inv[i + 1];
+            next = tmp - path[i].w * zr * (double)(ud - i);
         }
+    } else {
+        double iz = d / zero;
+        for (size_t i = ud; i-- > 0;)
+            path[i].w = path[i].w * iz * inv[ud - i];
     }
     for (size_t i = pi; i < ud; i++) {
         path[i].feat = path[i + 1].feat;
@@ -61,19 +68,21 @@ static void path_unwind(struct path_el *path, size_t ud, size_t pi)
     }
 }
 
-static double path_unwound_sum(const struct path_el *path, size_t ud, size_t pi)
+static double path_unwound_sum(const struct path_el *path, size_t ud, size_t pi, const double *inv)
 {
     double one = path[pi].one, zero = path[pi].zero, next = path[ud].w, total = 0.0;
     double d = (double)(ud + 1);
     if (one != 0.0) {
+        double io = d / one, zr = zero * inv[ud + 1];
         for (size_t i = ud; i-- > 0;) {
-            double tmp = next * d / ((double)(i + 1) * one);
+            double tmp = next * io * inv[i + 1];
             total += tmp;
-            next = path[i].w - tmp * zero * (double)(ud - i) / d;
+            next = path[i].w - tmp * zr * (double)(ud - i);
         }
     } else if (zero != 0.0) {
+        double iz = d / zero;
         for (size_t i = ud; i-- > 0;)
-            total += path[i].w * d / (zero * (double)(ud - i));
+            total += path[i].w * iz * inv[ud - i];
     }
     return total;
 }
@@ -84,7 +93,7 @@ static void rec_leaf(const struct rec *c, const struct st_node *nd, const struct
     const double *v = c->tr->values + (size_t)nd->leaf * c->width;
     for (size_t i = 1; i <= ud; i++) {
         const struct path_el *el = &path[i];
-        double s = path_unwound_sum(path, ud, i) * (el->one - el->zero) * cf;
+        double s = path_unwound_sum(path, ud, i, c->inv) * (el->one - el->zero) * cf;
         double *phi = c->phi + c->tr->out0 * c->ostride + (size_t)el->feat;
         for (size_t j = 0; j < c->width; j++)
             phi[j * c->ostride] += s * v[j];
@@ -99,7 +108,7 @@ static void rec_node(const struct rec *c, int32_t node, struct path_el *parent, 
     struct path_el *path = parent + ud + 1;
     memcpy(path, parent, (ud + 1) * sizeof *path);
     if (c->cond == 0 || c->cond_feat != pf)
-        path_extend(path, ud, pz, po, pf);
+        path_extend(path, ud, pz, po, pf, c->inv);
     const struct st_node *nd = &c->tr->nodes[node];
     if (nd->feat < 0) {
         rec_leaf(c, nd, path, ud, cf);
@@ -115,7 +124,7 @@ static void rec_node(const struct rec *c, int32_t node, struct path_el *parent, 
     if (pi <= ud) { /* split on this feature before: undo it, redo it here */
         in_z = path[pi].zero;
         in_o = path[pi].one;
-        path_unwind(path, ud, pi);
+        path_unwind(path, ud, pi, c->inv);
         ud -= 1;
     }
     double hot_cf = cf, cold_cf = cf;
@@ -138,11 +147,40 @@ static size_t rec_path_len(size_t depth, size_t p)
     return (depth + 3) * (u + 3);
 }
 
-static void rec_tree(const struct st_tree *tr, const double *x, int xgb, size_t width, double *phi,
-                     size_t ostride, int cond, int32_t cond_feat, double cf, struct path_el *path)
+/* Scratch for one thread's recursions: the path stack and the reciprocals. */
+struct rec_scratch {
+    struct path_el *path;
+    double *inv;
+};
+
+static int rec_scratch_init(struct rec_scratch *s, size_t depth, size_t p)
 {
-    struct rec c = {tr, x, xgb, width, phi, ostride, cond, cond_feat};
-    rec_node(&c, 0, path, 0, 1.0, 1.0, -1, cf);
+    size_t u = (depth < p ? depth : p) + 4;
+    s->path = malloc(rec_path_len(depth, p) * sizeof *s->path);
+    s->inv = malloc(u * sizeof *s->inv);
+    if (!s->path || !s->inv) {
+        free(s->path);
+        free(s->inv);
+        return -ENOMEM;
+    }
+    s->inv[0] = 0.0;
+    for (size_t j = 1; j < u; j++)
+        s->inv[j] = 1.0 / (double)j;
+    return 0;
+}
+
+static void rec_scratch_release(struct rec_scratch *s)
+{
+    free(s->path);
+    free(s->inv);
+}
+
+static void rec_tree(const struct st_tree *tr, const double *x, int xgb, size_t width, double *phi,
+                     size_t ostride, int cond, int32_t cond_feat, double cf,
+                     const struct rec_scratch *s)
+{
+    struct rec c = {tr, x, xgb, width, phi, ostride, cond, cond_feat, s->inv};
+    rec_node(&c, 0, s->path, 0, 1.0, 1.0, -1, cf);
 }
 
 /* ---- per-leaf tables ("Fast TreeSHAP" v2) ----
@@ -442,11 +480,12 @@ static int tp_rows(void *ctx, size_t begin, size_t end)
     size_t maxn = 1;
     for (size_t i = 0; i < t->n_trees; i++)
         maxn = t->trees[i].n_nodes > maxn ? t->trees[i].n_nodes : maxn;
-    struct path_el *path = malloc(rec_path_len(t->max_depth, t->p) * sizeof *path);
+    struct rec_scratch rs;
+    if (rec_scratch_init(&rs, t->max_depth, t->p))
+        return -ENOMEM;
     uint32_t *mask = malloc(maxn * sizeof *mask);
-    if (!path || !mask) {
-        free(path);
-        free(mask);
+    if (!mask) {
+        rec_scratch_release(&rs);
         return -ENOMEM;
     }
     size_t p = t->p, k = t->k;
@@ -458,12 +497,12 @@ static int tp_rows(void *ctx, size_t begin, size_t end)
             if (job->ft && job->ft[i].ok)
                 ft_row(tr, &job->ft[i], x, t->xgb, t->width, phi, p, mask);
             else
-                rec_tree(tr, x, t->xgb, t->width, phi, p, 0, -1, 1.0, path);
+                rec_tree(tr, x, t->xgb, t->width, phi, p, 0, -1, 1.0, &rs);
         }
     }
     for (size_t r = begin; r < end; r++)
         tp_finish_row(t, job->x->x + r * p, job->out->values + r * k * p, job->out->pred + r * k);
-    free(path);
+    rec_scratch_release(&rs);
     free(mask);
     return 0;
 }
@@ -527,7 +566,7 @@ struct ti_job {
 };
 
 /* Row r: phi (k * p scratch) and the interaction matrices. */
-static void ti_row(const struct ti_job *job, size_t r, double *phi, struct path_el *path)
+static void ti_row(const struct ti_job *job, size_t r, double *phi, const struct rec_scratch *path)
 {
     const struct shap_trees *t = job->t;
     size_t p = t->p, k = t->k, pp = p * p;
@@ -563,12 +602,14 @@ static int ti_rows(void *ctx, size_t begin, size_t end)
 {
     const struct ti_job *job = ctx;
     const struct shap_trees *t = job->t;
-    struct path_el *path = malloc(rec_path_len(t->max_depth, t->p) * sizeof *path);
+    struct rec_scratch rs;
+    if (rec_scratch_init(&rs, t->max_depth, t->p))
+        return -ENOMEM;
     double *phi = malloc(t->k * t->p * sizeof *phi);
-    int rc = path && phi ? 0 : -ENOMEM;
+    int rc = phi ? 0 : -ENOMEM;
     for (size_t r = begin; rc == 0 && r < end; r++)
-        ti_row(job, r, phi, path);
-    free(path);
+        ti_row(job, r, phi, &rs);
+    rec_scratch_release(&rs);
     free(phi);
     return rc;
 }
