@@ -157,7 +157,7 @@ static int rec_scratch_init(struct rec_scratch *s, size_t depth, size_t p)
 {
     size_t u = (depth < p ? depth : p) + 4;
     s->path = malloc(rec_path_len(depth, p) * sizeof *s->path);
-    s->inv = malloc(u * sizeof *s->inv);
+    s->inv = calloc(u, sizeof *s->inv);
     if (!s->path || !s->inv) {
         free(s->path);
         free(s->inv);
@@ -483,7 +483,7 @@ static int tp_rows(void *ctx, size_t begin, size_t end)
     struct rec_scratch rs;
     if (rec_scratch_init(&rs, t->max_depth, t->p))
         return -ENOMEM;
-    uint32_t *mask = malloc(maxn * sizeof *mask);
+    uint32_t *mask = calloc(maxn, sizeof *mask);
     if (!mask) {
         rec_scratch_release(&rs);
         return -ENOMEM;
