@@ -197,6 +197,25 @@ const char *http_req_header(const struct http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+int http_req_idempotency_key(const struct http_req *r, struct http_resp *resp, const char **key)
+{
+    const char *k = http_req_header(r, "Idempotency-Key");
+    *key = NULL;
+    if (!k)
+        return 0;
+    size_t n = strlen(k);
+    int ok = n > 0 && n <= HTTP_IDEM_KEY_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = k[i] > 0x20 && k[i] < 0x7f;
+    if (!ok) {
+        http_resp_error(resp, 400, "invalid_header",
+                        "Idempotency-Key must be 1 to 255 printable ASCII characters", NULL);
+        return -EINVAL;
+    }
+    *key = k;
+    return 0;
+}
+
 const char *http_req_query_string(const struct http_req *r)
 {
     const char *q = r->raw_uri ? strchr(r->raw_uri, '?') : NULL;

@@ -17,20 +17,43 @@ static int pager_long(const char *s, long def, long min, long max, long *out)
     return num_parse_long(s, min, max, out);
 }
 
-static int pager_query(struct svc *s, const struct pager_spec *spec, const struct http_req *req,
-                       long page, long size, json_t **rows, long *total)
+/* The ?<filter> value: 0 and *value (NULL when absent), -EINVAL when not accepted. */
+static int pager_filter_value(const struct pager_filter *f, const struct http_req *req,
+                              const char **value)
 {
-    char sql[1024], limit[24], offset[24];
+    *value = f && f->column ? http_req_query(req, f->column) : NULL;
+    if (!*value)
+        return 0;
+    for (size_t i = 0; f->values && f->values[i]; i++)
+        if (strcmp(f->values[i], *value) == 0)
+            return 0;
+    return -EINVAL;
+}
+
+static int pager_query(struct svc *s, const struct pager_spec *spec, const struct pager_filter *f,
+                       const struct http_req *req, const char *filter_value, long page, long size,
+                       json_t **rows, long *total)
+{
+    char sql[1400], where[256], limit[24], offset[24];
     snprintf(limit, sizeof(limit), "%ld", size);
     snprintf(offset, sizeof(offset), "%ld", (page - 1) * size);
+    /* $5 (the filter's value) is NULL without a filter */
+    if (f && f->column)
+        snprintf(where, sizeof(where),
+                 "(t.%s = $1::uuid OR $2::boolean) AND ($5::text IS NULL OR t.%s = $5)",
+                 spec->owner_col, f->column);
+    else
+        snprintf(where, sizeof(where), "(t.%s = $1::uuid OR $2::boolean) AND $5::text IS NULL",
+                 spec->owner_col);
     snprintf(sql, sizeof(sql),
-             "SELECT (SELECT count(*) FROM %s t WHERE t.%s = $1::uuid OR $2::boolean), "
-             "coalesce((SELECT json_agg(x) FROM (SELECT t.* FROM %s t WHERE t.%s = $1::uuid OR "
-             "$2::boolean ORDER BY %s LIMIT $3::bigint OFFSET $4::bigint) x), '[]')",
-             spec->table, spec->owner_col, spec->table, spec->owner_col, spec->order);
-    const char *p[] = {req->claims.sub, svc_is_admin(req) ? "true" : "false", limit, offset};
+             "SELECT (SELECT count(*) FROM %s t WHERE %s), coalesce((SELECT json_agg(x) FROM "
+             "(SELECT t.* FROM %s t WHERE %s ORDER BY %s LIMIT $3::bigint OFFSET $4::bigint) "
+             "x), '[]')",
+             spec->table, where, spec->table, where, spec->order);
+    int all = svc_is_admin(req) && !(f && f->owner_only);
+    const char *p[] = {req->claims.sub, all ? "true" : "false", limit, offset, filter_value};
     PGresult *r = NULL;
-    int rc = db_query(s->db, sql, 4, p, &r);
+    int rc = db_query(s->db, sql, 5, p, &r);
     if (rc)
         return rc;
     json_t *arr = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
@@ -47,6 +70,12 @@ static int pager_query(struct svc *s, const struct pager_spec *spec, const struc
 void pager_list_owned(struct svc *s, const struct pager_spec *spec, struct http_req *req,
                       struct http_resp *resp)
 {
+    pager_list_filtered(s, spec, NULL, req, resp);
+}
+
+void pager_list_filtered(struct svc *s, const struct pager_spec *spec, const struct pager_filter *f,
+                         struct http_req *req, struct http_resp *resp)
+{
     long page = 1, size = 20, total = 0;
     if (pager_long(http_req_query(req, "page"), 1, 1, 1000000, &page) != 0 ||
         pager_long(http_req_query(req, "page_size"), 20, 1, 100, &size) != 0) {
@@ -55,8 +84,15 @@ void pager_list_owned(struct svc *s, const struct pager_spec *spec, struct http_
                         NULL);
         return;
     }
+    const char *filter_value = NULL;
+    if (pager_filter_value(f, req, &filter_value) != 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "%s has a value this list does not know", f->column);
+        http_resp_error(resp, 400, "invalid_query", msg, NULL);
+        return;
+    }
     json_t *rows = NULL;
-    int rc = pager_query(s, spec, req, page, size, &rows, &total);
+    int rc = pager_query(s, spec, f, req, filter_value, page, size, &rows, &total);
     if (rc) {
         http_resp_errno(resp, rc, NULL);
         return;

@@ -76,6 +76,19 @@ int svc_is_admin(const struct http_req *req)
     return req->authenticated && strcmp(req->claims.role, "admin") == 0;
 }
 
+int svc_internal_token(struct svc *s, const char *user_id, const char *role, char **out)
+{
+    struct auth_claims c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.sub, sizeof(c.sub), "%s", user_id);
+    snprintf(c.role, sizeof(c.role), "%s", role && role[0] ? role : "user");
+    snprintf(c.typ, sizeof(c.typ), SVC_INTERNAL_TYP);
+    snprintf(c.iss, sizeof(c.iss), SVC_INTERNAL_ISS);
+    snprintf(c.aud, sizeof(c.aud), SVC_INTERNAL_AUD);
+    snprintf(c.rid, sizeof(c.rid), "%s", log_request_id());
+    return auth_issue(s->keys, &c, SVC_INTERNAL_TTL, out);
+}
+
 int svc_auth_internal(void *app, struct http_req *req, const char **why)
 {
     struct svc *s = app;

@@ -153,6 +153,12 @@ int http_form_field(const char *body, size_t len, const char *name, char **out)
 int http_req_json(struct http_req *r, struct http_resp *resp, json_t **out)
     __attribute__((warn_unused_result));
 
+/* The Idempotency-Key header: 0 with *key NULL when absent or the key (borrowed; 1 to
+ * HTTP_IDEM_KEY_MAX printable ASCII characters); -EINVAL after answering 400
+ * invalid_header when it is malformed. */
+#define HTTP_IDEM_KEY_MAX 255
+int http_req_idempotency_key(const struct http_req *r, struct http_resp *resp, const char **key)
+    __attribute__((warn_unused_result));
 /* ---- responses ---- */
 /* body is stolen. */
 void http_resp_json(struct http_resp *resp, int status, json_t *body);

@@ -19,4 +19,18 @@ struct pager_spec {
 void pager_list_owned(struct svc *s, const struct pager_spec *spec, struct http_req *req,
                       struct http_resp *resp);
 
+/* What pager_list_filtered adds. */
+struct pager_filter {
+    int owner_only;            /* 1: admins too list only their own rows */
+    const char *column;        /* a text column the list may be filtered on with
+                                * ?<column>=value, e.g. "status" (a constant); NULL: none */
+    const char *const *values; /* the values ?<column> accepts, NULL-terminated */
+};
+
+/* pager_list_owned with f (may be NULL): only the rows whose column equals ?<column> when
+ * the query gives it (a value not in values → 400), and no other users' rows for an admin
+ * when owner_only. */
+void pager_list_filtered(struct svc *s, const struct pager_spec *spec, const struct pager_filter *f,
+                         struct http_req *req, struct http_resp *resp);
+
 #endif

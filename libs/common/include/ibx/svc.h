@@ -105,6 +105,13 @@ const char *svc_bearer(const struct http_req *req);
 /* 1 when the caller is an admin. */
 int svc_is_admin(const struct http_req *req);
 
+/* An internal token for user_id with role ("" or NULL: user), as the gateway mints them
+ * (iss, aud, typ, SVC_INTERNAL_TTL; rid: this thread's log request id), for the calls a
+ * worker makes to another service on a user's behalf. *out is the caller's (free).
+ * 0, -EACCES (the key set cannot issue: RS256 without the private key), -EINVAL, -ENOMEM. */
+int svc_internal_token(struct svc *s, const char *user_id, const char *role, char **out)
+    __attribute__((warn_unused_result));
+
 /* The user id of an ibx.user.events value when it is a user.deleted event: 0 and out
  * (a lowercase copy of the id), -ENOENT for any other event type (nothing to do), -EINVAL
  * for a user.deleted event without a canonical UUID user_id, or a value that is not an
