@@ -100,6 +100,11 @@ $(BUILD)/tests/unit/test_plan: $(BUILD)/obj/services/ml-pipeline/src/plan.o
 $(BUILD)/tests/unit/test_plan: LDLIBS_ALL := $(LIBS_ALL) $(LDLIBS_ALL)
 $(BUILD)/tests/unit/test_runspec: $(BUILD)/obj/services/ml-pipeline/src/runspec.o
 $(BUILD)/tests/unit/test_runspec: LDLIBS_ALL := $(LIBS_ALL) $(LDLIBS_ALL)
+$(BUILD)/tests/unit/test_narrative: $(BUILD)/obj/services/xai-engine/src/narrative.o \
+    $(BUILD)/obj/services/xai-engine/src/xreq.o
+$(BUILD)/tests/unit/test_narrative: LDLIBS_ALL := $(LIBS_ALL) $(LDLIBS_ALL)
+$(BUILD)/tests/unit/test_xreq: $(BUILD)/obj/services/xai-engine/src/xreq.o
+$(BUILD)/tests/unit/test_xreq: LDLIBS_ALL := $(LIBS_ALL) $(LDLIBS_ALL)
 
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS_OBJ) $(LIBS_ALL)
 	@mkdir -p $(dir $@)

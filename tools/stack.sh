@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN="$ROOT/.run"
 BIN="${IBX_BIN_DIR:-$ROOT/build/release/bin}"
 LOGS="$RUN/logs"
-SERVICES=(selection ml-pipeline ml-pipeline-worker xai-engine model-serving gateway)
+SERVICES=(selection ml-pipeline ml-pipeline-worker xai-engine xai-engine-worker model-serving gateway)
 
 die() { echo "stack: $*" >&2; exit 1; }
 say() { echo "stack: $*"; }
@@ -17,7 +17,7 @@ say() { echo "stack: $*"; }
 bin_of() {
   case $1 in
     gateway) echo ibx-gateway ;; selection) echo ibx-selection ;;
-    ml-pipeline | ml-pipeline-worker) echo ibx-pipeline ;; xai-engine) echo ibx-xai ;;
+    ml-pipeline | ml-pipeline-worker) echo ibx-pipeline ;; xai-engine | xai-engine-worker) echo ibx-xai ;;
     model-serving) echo ibx-serving ;;
   esac
 }
@@ -25,6 +25,7 @@ port_of() {
   case $1 in
     gateway) echo 8080 ;; selection) echo 8081 ;; ml-pipeline) echo 8082 ;;
     xai-engine) echo 8083 ;; model-serving) echo 8084 ;; ml-pipeline-worker) echo 8092 ;;
+    xai-engine-worker) echo 8093 ;;
   esac
 }
 
@@ -93,10 +94,10 @@ start_service() {
     if [ "$svc" = gateway ]; then
       export IBX_ADMIN_EMAIL=admin@ibisx.local IBX_ADMIN_PASSWORD="$ADMIN_PASSWORD"
     fi
-    # the pipeline worker is the same binary in its Kafka worker mode (its port serves
-    # only /healthz, /readyz and /metrics)
+    # the pipeline and xai workers are the same binaries in their Kafka worker mode (their
+    # ports serve only /healthz, /readyz and /metrics)
     local args=()
-    if [ "$svc" = ml-pipeline-worker ]; then args=(--worker); fi
+    if [ "$svc" = ml-pipeline-worker ] || [ "$svc" = xai-engine-worker ]; then args=(--worker); fi
     exec "$BIN/$(bin_of "$svc")" "${args[@]}" >>"$LOGS/$svc.log" 2>&1
   ) &
   echo $! > "$pidf"

@@ -46,7 +46,8 @@ static const char *th_bin_dir(void)
 }
 
 /* A service name: its binary, its folder under services/ and the argument that selects
- * its mode ("ml-pipeline-worker" is ibx-pipeline --worker). */
+ * its mode ("ml-pipeline-worker" is ibx-pipeline --worker, "xai-engine-worker" ibx-xai
+ * --worker). */
 struct th_kind {
     const char *name, *bin, *folder, *arg;
 };
@@ -59,6 +60,7 @@ static const struct th_kind *th_kind_of(const char *svc)
         {"ml-pipeline", "ibx-pipeline", "ml-pipeline", NULL},
         {"ml-pipeline-worker", "ibx-pipeline", "ml-pipeline", "--worker"},
         {"xai-engine", "ibx-xai", "xai-engine", NULL},
+        {"xai-engine-worker", "ibx-xai", "xai-engine", "--worker"},
         {"model-serving", "ibx-serving", "model-serving", NULL}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (strcmp(map[i].name, svc) == 0)

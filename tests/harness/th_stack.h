@@ -31,7 +31,7 @@ struct th_stack {
 /* Fresh database + dev broker. Returns 0 or -1 (with a message on stderr). */
 int th_stack_start(struct th_stack *st);
 /* Start service `name` (gateway, selection, ml-pipeline, ml-pipeline-worker (ibx-pipeline
- * --worker), xai-engine, model-serving) with the
+ * --worker), xai-engine, xai-engine-worker (ibx-xai --worker), model-serving) with the
  * stack's settings plus extra "NAME=value" strings (NULL-terminated, may be NULL); wait
  * until /readyz answers 200 (up to 30 s). Returns the slot or NULL. */
 struct th_svc *th_service_start(struct th_stack *st, const char *name, const char *const *extra);
