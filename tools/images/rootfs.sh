@@ -10,14 +10,19 @@ dest=$1
 shift
 [ $# -gt 0 ] || { echo "rootfs: usage: rootfs.sh DEST PROGRAM..." >&2; exit 2; }
 
-copy() { # path: the file, kept at the same path, and the symlink that named it
-  [ -e "$dest$1" ] && return 0
-  mkdir -p "$dest$(dirname "$1")"
-  cp -a "$1" "$dest$1"
-  if [ -L "$1" ]; then
-    real=$(readlink -f "$1")
+# Debian's merged /usr, as on the build stage: /bin, /sbin, /lib and /lib64 point into /usr.
+mkdir -p "$dest/usr/bin" "$dest/usr/sbin" "$dest/usr/lib" "$dest/usr/lib64"
+for d in bin sbin lib lib64; do [ -e "$dest/$d" ] || ln -s "usr/$d" "$dest/$d"; done
+
+copy() { # path: the file at its real path, and the name it was given as a link to it
+  real=$(readlink -f "$1")
+  if [ ! -e "$dest$real" ]; then
     mkdir -p "$dest$(dirname "$real")"
-    cp -a "$real" "$dest$real"
+    cp -p "$real" "$dest$real"
+  fi
+  if [ "$1" != "$real" ] && [ ! -e "$dest$1" ] && [ ! -L "$dest$1" ]; then
+    mkdir -p "$dest$(dirname "$1")"
+    ln -s "$real" "$dest$1"
   fi
 }
 
