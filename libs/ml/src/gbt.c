@@ -63,6 +63,7 @@ struct gbt_work {
     size_t n, p;
     const uint8_t *codes; /* n * p, row-major (histograms read a row's codes together) */
     const uint8_t *cols;  /* the same, column-major (a partition reads one feature) */
+    double *root_n;       /* p * GBT_NB: the root's row counts (the same every round) */
     const struct mlbin *bins;
     const double *gh; /* the current output's (gradient, hessian) per row */
     int unit_hessian; /* every hessian is 1 (squared error) */
@@ -288,9 +289,24 @@ static inline void gbt_add_row(struct gbt_bin *hist, const uint8_t *c, size_t nf
     }
 }
 
+/* The row counts of features [f0, f1) of a histogram from its hessian sums (squared error)
+ * or from the root's counts. */
+static void gbt_fill_counts(const struct gbt_work *w, struct gbt_bin *hist, size_t f0, size_t f1,
+                            int root)
+{
+    for (size_t f = f0; f < f1; f++) {
+        struct gbt_bin *hf = hist + (f - f0) * GBT_NB;
+        const double *cnt = w->root_n + f * GBT_NB;
+        for (size_t b = 0; b < GBT_NB; b++)
+            if (b < w->bins->nbins[f] || b == MLBIN_MISSING)
+                hf[b].n = root ? cnt[b] : hf[b].h;
+    }
+}
+
 /* Histograms of features [f0, f1) over the leaf's rows, a row at a time (its codes are
  * adjacent): every slot sums in row order, whatever the grouping. Squared error adds
- * (g, 1) and takes the count from the hessian sum. */
+ * (g, 1) and takes the count from the hessian sum; the root takes the counts it has every
+ * round. */
 static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_t f0, size_t f1)
 {
     size_t p = w->p, nf = f1 - f0, m = lf->end - lf->start;
@@ -303,7 +319,7 @@ static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_
         memset(hist + j * GBT_NB, 0, nbins[j] * sizeof *hist);
         memset(hist + j * GBT_NB + MLBIN_MISSING, 0, sizeof *hist);
     }
-    int unit = w->unit_hessian;
+    int unit = w->unit_hessian, root = m == w->n, count = !unit && !root;
     for (size_t i = 0; i < m; i++) {
         size_t r = rows[i];
         if (i + GBT_AHEAD < m) { /* rows are scattered: fetch ahead */
@@ -312,17 +328,13 @@ static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_
         }
         if (unit)
             gbt_add_row(hist, codes + r * p, nf, gh[2 * r], 1.0, 0);
-        else
+        else if (count)
             gbt_add_row(hist, codes + r * p, nf, gh[2 * r], gh[2 * r + 1], 1);
+        else
+            gbt_add_row(hist, codes + r * p, nf, gh[2 * r], gh[2 * r + 1], 0);
     }
-    if (!unit)
-        return;
-    for (size_t j = 0; j < nf; j++) {
-        struct gbt_bin *hf = hist + j * GBT_NB;
-        for (size_t b = 0; b < nbins[j]; b++)
-            hf[b].n = hf[b].h;
-        hf[MLBIN_MISSING].n = hf[MLBIN_MISSING].h;
-    }
+    if (!count)
+        gbt_fill_counts(w, hist, f0, f1, !unit);
 }
 
 /* hl -= hs over feature f's slots in use. */
@@ -702,6 +714,7 @@ static void gbt_fit_release(struct gbt_fit *f)
     free(f->w.tmp);
     free(f->w.tmp2);
     free(f->w.chunks);
+    free(f->w.root_n);
     free(f->w.fbest);
     free(f->w.fbest_large);
     free(f->w.nodes);
@@ -868,16 +881,29 @@ static int gbt_alloc(struct gbt_fit *f, const struct ml_matrix *x)
     w->tmp2 = malloc(n * sizeof *w->tmp2);
     /* a batch's leaves are cut into chunks: at most one partial chunk each */
     w->chunks = malloc((n / GBT_CHUNK + GBT_BATCH + 1) * sizeof *w->chunks);
+    w->root_n = calloc(p * GBT_NB, sizeof *w->root_n);
     w->fbest = malloc(GBT_BATCH * p * sizeof *w->fbest);
     w->fbest_large = malloc(GBT_BATCH * p * sizeof *w->fbest_large);
     w->leaves = malloc((leaves + 1) * sizeof *w->leaves);
     w->spare = malloc((leaves + 2) * sizeof(struct gbt_bin *));
     if (!f->raw || !f->val_raw || !f->gh || !f->codes || !f->cols || !w->rows || !w->tmp ||
-        !w->tmp2 || !w->chunks || !w->fbest || !w->fbest_large || !w->leaves || !w->spare)
+        !w->tmp2 || !w->chunks || !w->root_n || !w->fbest || !w->fbest_large || !w->leaves ||
+        !w->spare)
         return -ENOMEM;
     w->codes = f->codes;
     w->cols = f->cols;
     return 0;
+}
+
+/* Pool task: the root's row counts of feature j. */
+static void gbt_count_task(void *ctx, size_t j, size_t worker)
+{
+    (void)worker;
+    struct gbt_fit *f = ctx;
+    const uint8_t *col = f->cols + j * f->n;
+    double *cnt = f->w.root_n + j * GBT_NB;
+    for (size_t i = 0; i < f->n; i++)
+        cnt[col[i]] += 1.0;
 }
 
 /* Pool task: rows [c * GBT_CHUNK, ...) of the column-major codes copied row-major. */
@@ -979,6 +1005,7 @@ static int gbt_boost(struct gbt_fit *f, const struct ml_matrix *x)
         return rc;
     mlbin_transform(&f->bins, x, f->train, f->n, f->cols, f->w.pool);
     gbt_run(&f->w, (f->n + GBT_CHUNK - 1) / GBT_CHUNK, gbt_transpose_task, f, 1);
+    gbt_run(&f->w, f->w.p, gbt_count_task, f, 1);
     gbt_baseline(f);
     if (f->val.n) {
         f->m->val_loss = malloc((f->prm->max_iter + 1) * sizeof *f->m->val_loss);
