@@ -215,6 +215,74 @@ static void test_deterministic_whatever_the_threads(void **state)
     }
 }
 
+static double *raw_scores(const struct gbt_model *m, const struct ml_matrix *x)
+{
+    double *raw = malloc(x->n * gbt_n_outputs(m) * sizeof *raw);
+    assert_non_null(raw);
+    assert_int_equal(gbt_predict_raw(m, x, raw), 0);
+    return raw;
+}
+
+/* Without a leaf cap the leaves of a level are split together (in batches of at most 64, on
+ * the pool): the model is the same on 1, 2 and 3 threads, and its trees are those that
+ * best-first growth under a cap it never reaches finds (node order aside: the same raw
+ * scores to the bit). Depth 8 gives levels of more than 64 leaves; NaNs take the missing
+ * value paths. */
+static void test_level_growth_matches_best_first(void **state)
+{
+    (void)state;
+    size_t n = 12000, p = 8;
+    size_t classes[3] = {2, 3, 0}, depth[3] = {5, 4, 8};
+    for (int c = 0; c < 3; c++) {
+        double *x, *y;
+        synthetic(n, p, classes[c], &x, &y);
+        struct ml_matrix mx = {x, n, p};
+        struct gbt_params prm;
+        gbt_params_default(&prm, classes[c] ? ML_CLASSIFICATION : ML_REGRESSION, classes[c]);
+        prm.max_iter = 6;
+        prm.early_stopping = 0;
+        prm.max_depth = depth[c];
+        prm.max_leaves = 0;
+        prm.min_samples_leaf = 5;
+        prm.l2 = 1.0;
+        struct buf enc[3];
+        struct gbt_model *m = NULL;
+        for (int t = 0; t < 3; t++) {
+            struct ml_control ctl = {.threads = t + 1};
+            assert_int_equal(gbt_fit(&prm, &mx, y, &ctl, &m), 0);
+            encode(m, &enc[t]);
+            if (t < 2)
+                gbt_free(m);
+        }
+        for (int t = 1; t < 3; t++) {
+            assert_int_equal(enc[0].len, enc[t].len);
+            assert_memory_equal(enc[0].data, enc[t].data, enc[0].len);
+        }
+        size_t leaves = 0, count;
+        for (size_t i = 0; i < gbt_n_trees(m); i++) {
+            size_t out;
+            const struct gbt_node *nd = gbt_tree(m, i, &count, &out);
+            for (size_t j = 0; j < count; j++)
+                leaves += nd[j].feature < 0;
+        }
+        assert_true(leaves > 6 * 8 * (classes[c] > 2 ? classes[c] : 1));
+        prm.max_leaves = n;
+        struct ml_control ctl = {.threads = 2};
+        struct gbt_model *bf = NULL;
+        assert_int_equal(gbt_fit(&prm, &mx, y, &ctl, &bf), 0);
+        double *a = raw_scores(m, &mx), *b = raw_scores(bf, &mx);
+        assert_memory_equal(a, b, n * gbt_n_outputs(m) * sizeof *a);
+        free(a);
+        free(b);
+        gbt_free(bf);
+        gbt_free(m);
+        for (int t = 0; t < 3; t++)
+            buf_release(&enc[t]);
+        free(x);
+        free(y);
+    }
+}
+
 static void test_early_stopping_stops(void **state)
 {
     (void)state;
@@ -445,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_scores_match_sklearn),
         cmocka_unit_test(test_missing_values_learn_a_direction),
         cmocka_unit_test(test_deterministic_whatever_the_threads),
+        cmocka_unit_test(test_level_growth_matches_best_first),
         cmocka_unit_test(test_early_stopping_stops),
         cmocka_unit_test(test_save_load_round_trip_and_tampering),
         cmocka_unit_test(test_structure_and_probabilities),
