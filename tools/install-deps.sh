@@ -16,6 +16,11 @@ PKGS=(
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(python3-sklearn python3-xgboost python3-pandas time)
 fi
+# The container image tools (make images): buildah builds, podman runs an image for a
+# check, debootstrap makes the debian:bookworm base where no registry can be reached.
+if [ "${1:-}" = "--images" ]; then
+  PKGS+=(buildah podman debootstrap runc)
+fi
 # Node.js for the browser tests: the machine's own when it has one, else Debian's.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
@@ -25,8 +30,9 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
-# The web UI's vendored libraries (Chart.js) from the npm lockfile, once Node is there.
-vendor() { "$(dirname "$0")/web-vendor.sh"; }
+# The web UI's vendored libraries (Chart.js) from the npm lockfile, once Node is there;
+# the Kubernetes checks' npm packages and helm/kubectl binaries (tests/k8s), likewise.
+vendor() { "$(dirname "$0")/web-vendor.sh" && "$(dirname "$0")/k8s-test.sh" --install; }
 if [ ${#missing[@]} -eq 0 ]; then
   vendor
   exit 0

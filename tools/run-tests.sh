@@ -83,6 +83,18 @@ if [ "$web_rc" != 0 ]; then
 else
   printf '   ok   %-28s %3d passed\n' "ui.test.mjs (browser)" "$wp"
 fi
+echo "== Kubernetes checks (tests/k8s: kustomize, helm, schemas, policies, skaffold; offline)"
+IBX_BIN_DIR="$ROOT/build/release/bin" tools/k8s-test.sh >"$OUT/k8s.log" 2>&1
+k8s_rc=$?
+kp=$(awk '/^# pass / {print $3}' "$OUT/k8s.log" | tail -1); kf=$(awk '/^# fail / {print $3}' "$OUT/k8s.log" | tail -1)
+kp=${kp:-0}; kf=${kf:-0}
+if [ "$k8s_rc" != 0 ] && [ "$kf" = 0 ]; then kf=1; fi
+PASSED=$((PASSED + kp)); FAILED=$((FAILED + kf))
+if [ "$k8s_rc" != 0 ]; then
+  FAILED_NAMES+=("k8s"); echo "-- FAIL k8s (exit $k8s_rc): last lines of $OUT/k8s.log"; tail -n 30 "$OUT/k8s.log" | sed 's/^/   /'
+else
+  printf '   ok   %-28s %3d passed\n' "tests/k8s" "$kp"
+fi
 if [ "$FAST" = 0 ]; then
   echo "== building (AddressSanitizer + UndefinedBehaviorSanitizer)"
   if make -s -j2 BUILD=build/asan SAN=1 build tests; then

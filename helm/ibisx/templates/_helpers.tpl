@@ -42,8 +42,12 @@ app.kubernetes.io/name: {{ . }}
 app.kubernetes.io/part-of: ibisx
 {{- end -}}
 
+{{/* An image: images.<name> when set (skaffold sets them), else <registry><prefix>/<name>:<tag>. */}}
 {{- define "ibisx.image" -}}
+{{- $full := index (.root.Values.images | default dict) .image -}}
+{{- if $full -}}{{ $full }}{{- else -}}
 {{ .root.Values.image.registry }}{{ .root.Values.image.prefix }}/{{ .image }}:{{ .root.Values.image.tag }}
+{{- end -}}
 {{- end -}}
 
 {{- define "ibisx.podSecurity" -}}
