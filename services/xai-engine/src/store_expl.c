@@ -4,7 +4,7 @@
 #include "engine.h"
 
 #include <ibx/ids.h>
-#include <ibx/log.h>
+#include <ibx/jobrow.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +23,8 @@
     "x.stage, 'error', x.error, 'attempts', x.attempts, 'has_results', x.result IS NOT NULL, "     \
     "'result_sha256', x.result_sha256, 'timings', x.timings, 'created_at', x.created_at, "         \
     "'started_at', x.started_at, 'finished_at', x.finished_at, 'updated_at', x.updated_at)"
+
+#define XE_TABLE "xai.explanations"
 
 static void copy_val(char *dst, size_t n, const char *v)
 {
@@ -181,12 +183,7 @@ int store_expl_create(struct svc *s, const struct xe_new *n, long max_active, js
 
 void store_expl_published(struct svc *s, const char *id)
 {
-    const char *p[] = {id};
-    if (db_query(s->db,
-                 "UPDATE xai.explanations SET published_at = now() WHERE id = $1::uuid AND "
-                 "status = 'pending'",
-                 1, p, NULL) != 0)
-        log_warn("could not record that explanation %s was published", id);
+    jobrow_published(s->db, XE_TABLE, id);
 }
 
 /* ------------------------------------------------------------------ reads */
@@ -374,38 +371,17 @@ int store_expl_claim(struct svc *s, const char *id, const char *worker, struct x
 int store_expl_progress(struct svc *s, const char *id, const char *worker, int progress,
                         const char *stage)
 {
-    char pct[16];
-    snprintf(pct, sizeof(pct), "%d", progress < 0 ? 0 : progress > 100 ? 100 : progress);
-    const char *p[] = {id, worker, pct, stage};
-    return update_mine(s,
-                       "UPDATE xai.explanations SET progress = greatest(progress, $3::int), "
-                       "stage = $4, heartbeat_at = now(), updated_at = now() WHERE id = "
-                       "$1::uuid AND worker_id = $2 AND status = 'running'",
-                       4, p);
+    return jobrow_progress(s->db, XE_TABLE, id, worker, progress, stage);
 }
 
 int store_expl_heartbeat(struct svc *s, const char *id, const char *worker)
 {
-    const char *p[] = {id, worker};
-    return update_mine(s,
-                       "UPDATE xai.explanations SET heartbeat_at = now() WHERE id = $1::uuid "
-                       "AND worker_id = $2 AND status = 'running'",
-                       2, p);
+    return jobrow_heartbeat(s->db, XE_TABLE, id, worker);
 }
 
 int store_expl_still_mine(struct svc *s, const char *id, const char *worker)
 {
-    const char *p[] = {id, worker};
-    PGresult *r = NULL;
-    int rc = db_query(s->db,
-                      "SELECT 1 FROM xai.explanations WHERE id = $1::uuid AND worker_id = $2 "
-                      "AND status = 'running'",
-                      2, p, &r);
-    if (rc)
-        return rc;
-    rc = PQntuples(r) == 1 ? 0 : -ECANCELED;
-    PQclear(r);
-    return rc;
+    return jobrow_still_mine(s->db, XE_TABLE, id, worker);
 }
 
 int store_expl_complete(struct svc *s, const char *id, const char *worker,
@@ -432,67 +408,22 @@ int store_expl_complete(struct svc *s, const char *id, const char *worker,
 int store_expl_fail(struct svc *s, const char *id, const char *worker, const char *error,
                     const json_t *timings)
 {
-    char *tim = json_dumps(timings, JSON_COMPACT);
-    if (!tim)
-        return -ENOMEM;
-    const char *p[] = {id, worker, error, tim};
-    int rc = update_mine(s,
-                         "UPDATE xai.explanations SET status = 'failed', error = $3, timings = "
-                         "$4::jsonb, finished_at = now(), updated_at = now() WHERE id = "
-                         "$1::uuid AND worker_id = $2 AND status = 'running'",
-                         4, p);
-    free(tim);
-    return rc;
+    return jobrow_fail(s->db, XE_TABLE, id, worker, error, timings);
 }
 
 int store_expl_release(struct svc *s, const char *id, const char *worker)
 {
-    const char *p[] = {id, worker};
-    return update_mine(s,
-                       "UPDATE xai.explanations SET status = 'pending', worker_id = NULL, "
-                       "attempts = greatest(attempts - 1, 0), progress = 0, stage = 'queued', "
-                       "published_at = NULL, updated_at = now() WHERE id = $1::uuid AND "
-                       "worker_id = $2 AND status = 'running'",
-                       2, p);
+    return jobrow_release(s->db, XE_TABLE, id, worker);
 }
 
 /* ------------------------------------------------------------------ sweeper */
 
 int store_expl_reap(struct svc *s, long lease_s, long max_attempts, json_t **out)
 {
-    char lease[24], maxa[24];
-    snprintf(lease, sizeof(lease), "%ld", lease_s);
-    snprintf(maxa, sizeof(maxa), "%ld", max_attempts);
-    const char *p[] = {lease, maxa};
-    return one_json(
-        s,
-        "WITH dead AS (SELECT id FROM xai.explanations WHERE status = 'running' AND "
-        "heartbeat_at < now() - make_interval(secs => $1::int) FOR UPDATE SKIP LOCKED), upd AS "
-        "(UPDATE xai.explanations x SET status = CASE WHEN x.attempts >= $2::int THEN 'failed' "
-        "ELSE 'pending' END, error = CASE WHEN x.attempts >= $2::int THEN 'worker stopped "
-        "responding (' || x.attempts || ' attempts, last in stage ' || x.stage || ')' END, "
-        "stage = CASE WHEN x.attempts >= $2::int THEN x.stage ELSE 'queued' END, progress = "
-        "CASE WHEN x.attempts >= $2::int THEN x.progress ELSE 0 END, finished_at = CASE WHEN "
-        "x.attempts >= $2::int THEN now() END, worker_id = NULL, published_at = NULL, "
-        "updated_at = now() FROM dead WHERE x.id = dead.id RETURNING x.id, x.user_id, "
-        "x.status, x.attempts) SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, "
-        "'user_id', user_id, 'status', status, 'attempts', attempts)), '[]'::jsonb)::text FROM "
-        "upd",
-        2, p, out);
+    return jobrow_reap(s->db, XE_TABLE, lease_s, max_attempts, out);
 }
 
 int store_expl_due_pending(struct svc *s, long republish_s, json_t **out)
 {
-    char secs[24];
-    snprintf(secs, sizeof(secs), "%ld", republish_s);
-    const char *p[] = {secs};
-    return one_json(
-        s,
-        "WITH due AS (SELECT id FROM xai.explanations WHERE status = 'pending' AND "
-        "(published_at IS NULL AND updated_at < now() - interval '1 second' OR published_at < "
-        "now() - make_interval(secs => $1::int)) ORDER BY created_at LIMIT 100 FOR UPDATE SKIP "
-        "LOCKED), upd AS (UPDATE xai.explanations x SET published_at = now() FROM due WHERE "
-        "x.id = due.id RETURNING x.id, x.user_id) SELECT coalesce(jsonb_agg("
-        "jsonb_build_object('id', id, 'user_id', user_id)), '[]'::jsonb)::text FROM upd",
-        1, p, out);
+    return jobrow_due_pending(s->db, XE_TABLE, republish_s, out);
 }

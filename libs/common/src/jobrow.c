@@ -1,0 +1,161 @@
+/* jobrow: the SQL of leased job rows (publication, progress, lease, sweeping). */
+#include <ibx/jobrow.h>
+
+#include <ibx/log.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOBROW_SQL_MAX 2048
+
+/* An UPDATE of worker's running row: 0, or -ECANCELED when no row matched. */
+static int jobrow_update(struct db_pool *db, const char *sql, int np, const char *const *p)
+{
+    PGresult *r = NULL;
+    int rc = db_query(db, sql, np, p, &r);
+    if (rc)
+        return rc;
+    rc = db_affected(r) == 1 ? 0 : -ECANCELED;
+    PQclear(r);
+    return rc;
+}
+
+/* A statement whose only value is a JSON text. */
+static int jobrow_json(struct db_pool *db, const char *sql, int np, const char *const *p,
+                       json_t **out)
+{
+    PGresult *r = NULL;
+    int rc = db_query(db, sql, np, p, &r);
+    if (rc)
+        return rc;
+    json_t *v = PQntuples(r) == 1 && db_val(r, 0, 0) ? json_loads(db_val(r, 0, 0), 0, NULL) : NULL;
+    PQclear(r);
+    if (!v)
+        return -EIO;
+    *out = v;
+    return 0;
+}
+
+void jobrow_published(struct db_pool *db, const char *table, const char *id)
+{
+    char sql[JOBROW_SQL_MAX];
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s SET published_at = now() WHERE id = $1::uuid AND status = 'pending'",
+             table);
+    const char *p[] = {id};
+    if (db_query(db, sql, 1, p, NULL) != 0)
+        log_warn("could not record that %s %s was published", table, id);
+}
+
+int jobrow_progress(struct db_pool *db, const char *table, const char *id, const char *worker,
+                    int progress, const char *stage)
+{
+    char sql[JOBROW_SQL_MAX], pct[16];
+    snprintf(pct, sizeof(pct), "%d", progress < 0 ? 0 : progress > 100 ? 100 : progress);
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s SET progress = greatest(progress, $3::int), stage = $4, heartbeat_at = "
+             "now(), updated_at = now() WHERE id = $1::uuid AND worker_id = $2 AND status = "
+             "'running'",
+             table);
+    const char *p[] = {id, worker, pct, stage};
+    return jobrow_update(db, sql, 4, p);
+}
+
+int jobrow_heartbeat(struct db_pool *db, const char *table, const char *id, const char *worker)
+{
+    char sql[JOBROW_SQL_MAX];
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s SET heartbeat_at = now() WHERE id = $1::uuid AND worker_id = $2 AND "
+             "status = 'running'",
+             table);
+    const char *p[] = {id, worker};
+    return jobrow_update(db, sql, 2, p);
+}
+
+int jobrow_still_mine(struct db_pool *db, const char *table, const char *id, const char *worker)
+{
+    char sql[JOBROW_SQL_MAX];
+    snprintf(sql, sizeof(sql),
+             "SELECT 1 FROM %s WHERE id = $1::uuid AND worker_id = $2 AND status = 'running'",
+             table);
+    const char *p[] = {id, worker};
+    PGresult *r = NULL;
+    int rc = db_query(db, sql, 2, p, &r);
+    if (rc)
+        return rc;
+    rc = PQntuples(r) == 1 ? 0 : -ECANCELED;
+    PQclear(r);
+    return rc;
+}
+
+int jobrow_fail(struct db_pool *db, const char *table, const char *id, const char *worker,
+                const char *error, const json_t *timings)
+{
+    char sql[JOBROW_SQL_MAX];
+    char *tim = json_dumps(timings, JSON_COMPACT);
+    if (!tim)
+        return -ENOMEM;
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s SET status = 'failed', error = $3, timings = $4::jsonb, finished_at = "
+             "now(), updated_at = now() WHERE id = $1::uuid AND worker_id = $2 AND status = "
+             "'running'",
+             table);
+    const char *p[] = {id, worker, error, tim};
+    int rc = jobrow_update(db, sql, 4, p);
+    free(tim);
+    return rc;
+}
+
+int jobrow_release(struct db_pool *db, const char *table, const char *id, const char *worker)
+{
+    char sql[JOBROW_SQL_MAX];
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s SET status = 'pending', worker_id = NULL, attempts = greatest(attempts - "
+             "1, 0), progress = 0, stage = 'queued', published_at = NULL, updated_at = now() "
+             "WHERE id = $1::uuid AND worker_id = $2 AND status = 'running'",
+             table);
+    const char *p[] = {id, worker};
+    return jobrow_update(db, sql, 2, p);
+}
+
+int jobrow_reap(struct db_pool *db, const char *table, long lease_s, long max_attempts,
+                json_t **out)
+{
+    char sql[JOBROW_SQL_MAX], lease[24], maxa[24];
+    snprintf(lease, sizeof(lease), "%ld", lease_s);
+    snprintf(maxa, sizeof(maxa), "%ld", max_attempts);
+    snprintf(
+        sql, sizeof(sql),
+        "WITH dead AS (SELECT id FROM %s WHERE status = 'running' AND heartbeat_at < now() - "
+        "make_interval(secs => $1::int) FOR UPDATE SKIP LOCKED), upd AS (UPDATE %s j SET "
+        "status = CASE WHEN j.attempts >= $2::int THEN 'failed' ELSE 'pending' END, error = "
+        "CASE WHEN j.attempts >= $2::int THEN 'worker stopped responding (' || j.attempts || "
+        "' attempts, last in stage ' || coalesce(j.stage, '?') || ')' END, stage = CASE WHEN "
+        "j.attempts >= $2::int THEN j.stage ELSE 'queued' END, progress = CASE WHEN j.attempts "
+        ">= $2::int THEN j.progress ELSE 0 END, finished_at = CASE WHEN j.attempts >= $2::int "
+        "THEN now() END, worker_id = NULL, published_at = NULL, updated_at = now() FROM dead "
+        "WHERE j.id = dead.id RETURNING j.id, j.user_id, j.status, j.attempts) SELECT "
+        "coalesce(jsonb_agg(jsonb_build_object('id', id, 'user_id', user_id, 'status', "
+        "status, 'attempts', attempts)), '[]'::jsonb)::text FROM upd",
+        table, table);
+    const char *p[] = {lease, maxa};
+    return jobrow_json(db, sql, 2, p, out);
+}
+
+int jobrow_due_pending(struct db_pool *db, const char *table, long republish_s, json_t **out)
+{
+    char sql[JOBROW_SQL_MAX], secs[24];
+    snprintf(secs, sizeof(secs), "%ld", republish_s);
+    snprintf(sql, sizeof(sql),
+             "WITH due AS (SELECT id FROM %s WHERE status = 'pending' AND (published_at IS NULL "
+             "AND updated_at < now() - interval '1 second' OR published_at < now() - "
+             "make_interval(secs => $1::int)) ORDER BY created_at LIMIT 100 FOR UPDATE SKIP "
+             "LOCKED), upd AS (UPDATE %s j SET published_at = now() FROM due WHERE j.id = due.id "
+             "RETURNING j.id, j.user_id) SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, "
+             "'user_id', user_id)), '[]'::jsonb)::text FROM upd",
+             table, table);
+    const char *p[] = {secs};
+    return jobrow_json(db, sql, 1, p, out);
+}
