@@ -21,15 +21,7 @@ static const struct pl_config *datasrc_cfg(const struct svc *s)
 
 int datasrc_token(struct svc *s, const char *user_id, const char *role, char **out)
 {
-    struct auth_claims c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.sub, sizeof(c.sub), "%s", user_id);
-    snprintf(c.role, sizeof(c.role), "%s", role && role[0] ? role : "user");
-    snprintf(c.typ, sizeof(c.typ), SVC_INTERNAL_TYP);
-    snprintf(c.iss, sizeof(c.iss), SVC_INTERNAL_ISS);
-    snprintf(c.aud, sizeof(c.aud), SVC_INTERNAL_AUD);
-    snprintf(c.rid, sizeof(c.rid), "%s", log_request_id());
-    return auth_issue(s->keys, &c, SVC_INTERNAL_TTL, out);
+    return svc_internal_token(s, user_id, role, out);
 }
 
 int datasrc_dataset(struct svc *s, const char *token, const char *dataset_id, json_t **out)

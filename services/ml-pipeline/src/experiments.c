@@ -141,25 +141,6 @@ static int exp_check_data(struct http_req *req, struct http_resp *resp, struct r
     return 0;
 }
 
-/* The Idempotency-Key header: NULL when absent; answers 400 (and sets *bad) when malformed. */
-static const char *exp_idem_key(struct http_req *req, struct http_resp *resp, int *bad)
-{
-    const char *k = http_req_header(req, "Idempotency-Key");
-    *bad = 0;
-    if (!k)
-        return NULL;
-    size_t n = strlen(k);
-    int ok = n > 0 && n <= PL_IDEM_KEY_MAX;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = k[i] > 0x20 && k[i] < 0x7f;
-    if (!ok) {
-        http_resp_error(resp, 400, "invalid_header",
-                        "Idempotency-Key must be 1 to 255 printable ASCII characters", NULL);
-        *bad = 1;
-    }
-    return k;
-}
-
 static void exp_created(struct http_req *req, struct http_resp *resp, json_t *run, int created)
 {
     struct svc *s = req->app;
@@ -207,10 +188,9 @@ static void exp_record(struct http_req *req, struct http_resp *resp, const struc
 
 void exp_create(struct http_req *req, struct http_resp *resp)
 {
-    int bad = 0;
-    const char *idem = exp_idem_key(req, resp, &bad);
+    const char *idem = NULL;
     json_t *body = NULL;
-    if (bad || http_req_json(req, resp, &body) != 0)
+    if (http_req_idempotency_key(req, resp, &idem) != 0 || http_req_json(req, resp, &body) != 0)
         return;
     struct run_spec sp;
     json_t *details = NULL;

@@ -7,6 +7,8 @@
 #include "pipeline.h"
 #include "plans.h"
 
+#include <ibx/ticker.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +105,7 @@ static void pl_fini(struct svc *s)
     struct pl_app *app = s->app;
     if (!app)
         return;
-    sweeper_stop(app->sweeper);
+    ticker_stop(app->sweeper);
     worker_stop(app->worker);
     app->worker = NULL;
     blob_store_free(app->blobs);
@@ -117,7 +119,7 @@ static int pl_init_api(struct svc *s)
     if (rc)
         return rc;
     struct pl_app *app = s->app;
-    return sweeper_start(s, &app->sweeper);
+    return ticker_start(sweeper_pass, s, app->cfg.sweep_s * 1000, "sweeper", &app->sweeper);
 }
 
 static int pl_init_worker(struct svc *s)

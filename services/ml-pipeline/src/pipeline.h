@@ -24,7 +24,6 @@
 #define PL_MODEL_MEDIA     "application/vnd.ibisx.model"
 #define PL_COLUMN_MAX      255
 #define PL_ALGORITHM_MAX   63
-#define PL_IDEM_KEY_MAX    255
 #define PL_ERROR_MAX       1024
 #define PL_REQUESTED_EVENT "experiment.requested"
 
@@ -41,14 +40,14 @@ struct pl_config {
     long progress_ms;    /* least interval between two progress writes of a run */
 };
 
-struct sweeper;
+struct ticker;
 struct worker;
 
 /* The service's state (s->app). */
 struct pl_app {
     struct pl_config cfg;
     struct blob_store *blobs; /* artifacts: trained models (schema pipeline) */
-    struct sweeper *sweeper;  /* API mode */
+    struct ticker *sweeper;   /* API mode: runs sweeper_pass */
     struct worker *worker;    /* worker mode */
     void *plans;              /* the plans' own state (plan*.c), NULL until they set it */
 };
@@ -248,9 +247,8 @@ void advice_algorithms(struct http_req *req, struct http_resp *resp);
 void advice_task_type(struct http_req *req, struct http_resp *resp);
 void advice_algorithm(struct http_req *req, struct http_resp *resp);
 
-/* ---- sweeper.c (API mode) ---- */
-int sweeper_start(struct svc *s, struct sweeper **out) PL_WUR;
-void sweeper_stop(struct sweeper *w);
+/* ---- sweeper.c (API mode): one pass (svc is the struct svc; a ticker runs it) ---- */
+void sweeper_pass(void *svc);
 
 /* ---- worker.c (worker mode) ---- */
 int worker_start(struct svc *s, struct worker **out) PL_WUR;

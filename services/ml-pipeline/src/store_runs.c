@@ -4,7 +4,7 @@
 #include "plans.h"
 
 #include <ibx/ids.h>
-#include <ibx/log.h>
+#include <ibx/jobrow.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +22,8 @@
     "'attempts', e.attempts, 'model_sha256', e.model_sha256, 'has_results', e.results IS NOT "     \
     "NULL, 'timings', e.timings, 'created_at', e.created_at, 'started_at', e.started_at, "         \
     "'finished_at', e.finished_at, 'updated_at', e.updated_at)"
+
+#define RUN_TABLE "pipeline.experiments"
 
 /* Rows a caller may see: $2 the user, $3 admin. */
 #define RUN_VISIBLE "(e.user_id = $2::uuid OR $3::boolean)"
@@ -191,12 +193,7 @@ int store_run_create(struct svc *s, const struct run_new *n, long max_active, js
 
 void store_run_published(struct svc *s, const char *id)
 {
-    const char *p[] = {id};
-    if (db_query(s->db,
-                 "UPDATE pipeline.experiments SET published_at = now() WHERE id = $1::uuid "
-                 "AND status = 'pending'",
-                 1, p, NULL) != 0)
-        log_warn("could not record that run %s was published", id);
+    jobrow_published(s->db, RUN_TABLE, id);
 }
 
 /* ------------------------------------------------------------------ reads */
@@ -416,38 +413,17 @@ static int update_mine(struct svc *s, const char *sql, int np, const char *const
 int store_run_progress(struct svc *s, const char *id, const char *worker, int progress,
                        const char *stage)
 {
-    char pct[16];
-    snprintf(pct, sizeof(pct), "%d", progress < 0 ? 0 : progress > 100 ? 100 : progress);
-    const char *p[] = {id, worker, pct, stage};
-    return update_mine(s,
-                       "UPDATE pipeline.experiments SET progress = greatest(progress, $3::int), "
-                       "stage = $4, heartbeat_at = now(), updated_at = now() WHERE id = $1::uuid "
-                       "AND worker_id = $2 AND status = 'running'",
-                       4, p);
+    return jobrow_progress(s->db, RUN_TABLE, id, worker, progress, stage);
 }
 
 int store_run_heartbeat(struct svc *s, const char *id, const char *worker)
 {
-    const char *p[] = {id, worker};
-    return update_mine(s,
-                       "UPDATE pipeline.experiments SET heartbeat_at = now() WHERE id = $1::uuid "
-                       "AND worker_id = $2 AND status = 'running'",
-                       2, p);
+    return jobrow_heartbeat(s->db, RUN_TABLE, id, worker);
 }
 
 int store_run_still_mine(struct svc *s, const char *id, const char *worker)
 {
-    const char *p[] = {id, worker};
-    PGresult *r = NULL;
-    int rc = db_query(s->db,
-                      "SELECT 1 FROM pipeline.experiments WHERE id = $1::uuid AND worker_id = $2 "
-                      "AND status = 'running'",
-                      2, p, &r);
-    if (rc)
-        return rc;
-    rc = PQntuples(r) == 1 ? 0 : -ECANCELED;
-    PQclear(r);
-    return rc;
+    return jobrow_still_mine(s->db, RUN_TABLE, id, worker);
 }
 
 int store_run_complete(struct svc *s, const char *id, const char *worker, const char *model,
@@ -473,70 +449,24 @@ int store_run_complete(struct svc *s, const char *id, const char *worker, const 
 int store_run_fail(struct svc *s, const char *id, const char *worker, const char *error,
                    json_t *timings)
 {
-    char *tim = json_dumps(timings, JSON_COMPACT);
-    if (!tim)
-        return -ENOMEM;
-    const char *p[] = {id, worker, error, tim};
-    int rc = update_mine(s,
-                         "UPDATE pipeline.experiments SET status = 'failed', error = $3, timings "
-                         "= $4::jsonb, finished_at = now(), updated_at = now() WHERE id = "
-                         "$1::uuid AND worker_id = $2 AND status = 'running'",
-                         4, p);
-    free(tim);
-    return rc;
+    return jobrow_fail(s->db, RUN_TABLE, id, worker, error, timings);
 }
 
 int store_run_release(struct svc *s, const char *id, const char *worker)
 {
-    const char *p[] = {id, worker};
-    return update_mine(s,
-                       "UPDATE pipeline.experiments SET status = 'pending', worker_id = NULL, "
-                       "attempts = greatest(attempts - 1, 0), progress = 0, stage = 'queued', "
-                       "published_at = NULL, updated_at = now() WHERE id = $1::uuid AND "
-                       "worker_id = $2 AND status = 'running'",
-                       2, p);
+    return jobrow_release(s->db, RUN_TABLE, id, worker);
 }
 
 /* ------------------------------------------------------------------ sweeper */
 
 int store_reap(struct svc *s, long lease_s, long max_attempts, json_t **out)
 {
-    char lease[24], maxa[24];
-    snprintf(lease, sizeof(lease), "%ld", lease_s);
-    snprintf(maxa, sizeof(maxa), "%ld", max_attempts);
-    const char *p[] = {lease, maxa};
-    return one_json(
-        s,
-        "WITH dead AS (SELECT id FROM pipeline.experiments WHERE status = 'running' AND "
-        "heartbeat_at < now() - make_interval(secs => $1::int) FOR UPDATE SKIP LOCKED), "
-        "upd AS (UPDATE pipeline.experiments e SET status = CASE WHEN e.attempts >= $2::int "
-        "THEN 'failed' ELSE 'pending' END, error = CASE WHEN e.attempts >= $2::int THEN "
-        "'worker stopped responding (' || e.attempts || ' attempts, last in stage ' || "
-        "coalesce(e.stage, '?') || ')' END, stage = CASE WHEN e.attempts >= $2::int THEN "
-        "e.stage ELSE 'queued' END, progress = CASE WHEN e.attempts >= $2::int THEN e.progress "
-        "ELSE 0 END, finished_at = CASE WHEN e.attempts >= $2::int THEN now() END, worker_id "
-        "= NULL, published_at = NULL, updated_at = now() FROM dead WHERE e.id = dead.id "
-        "RETURNING e.id, e.user_id, e.status, e.attempts) SELECT coalesce(jsonb_agg("
-        "jsonb_build_object('id', id, 'user_id', user_id, 'status', status, 'attempts', "
-        "attempts)), '[]'::jsonb)::text FROM upd",
-        2, p, out);
+    return jobrow_reap(s->db, RUN_TABLE, lease_s, max_attempts, out);
 }
 
 int store_due_pending(struct svc *s, long republish_s, json_t **out)
 {
-    char secs[24];
-    snprintf(secs, sizeof(secs), "%ld", republish_s);
-    const char *p[] = {secs};
-    return one_json(
-        s,
-        "WITH due AS (SELECT id FROM pipeline.experiments WHERE status = 'pending' AND "
-        "(published_at IS NULL AND updated_at < now() - interval '1 second' OR published_at < "
-        "now() - make_interval(secs => $1::int)) ORDER BY created_at LIMIT 100 FOR UPDATE "
-        "SKIP LOCKED), upd AS (UPDATE pipeline.experiments e SET published_at "
-        "= now() FROM due WHERE e.id = due.id RETURNING e.id, e.user_id) SELECT "
-        "coalesce(jsonb_agg(jsonb_build_object('id', id, 'user_id', user_id)), "
-        "'[]'::jsonb)::text FROM upd",
-        1, p, out);
+    return jobrow_due_pending(s->db, RUN_TABLE, republish_s, out);
 }
 
 int store_artifact_referenced(struct svc *s, const char *id)

@@ -1,28 +1,17 @@
-/* sweeper: the API process's background thread. Every IBX_PIPELINE_SWEEP_S seconds it
- * re-queues (or fails, after IBX_PIPELINE_MAX_ATTEMPTS) runs whose worker's heartbeat is
- * older than IBX_PIPELINE_LEASE_S, and publishes again pending runs whose request was
- * never published or not taken within IBX_PIPELINE_REPUBLISH_S. Several API replicas may
+/* sweeper: the API process's background work, one pass every IBX_PIPELINE_SWEEP_S seconds
+ * (a libs/common ticker runs it): it re-queues (or fails, after IBX_PIPELINE_MAX_ATTEMPTS)
+ * runs whose worker's heartbeat is older than IBX_PIPELINE_LEASE_S, and publishes again
+ * pending runs whose request was never published or not taken within
+ * IBX_PIPELINE_REPUBLISH_S. Several API replicas may
  * sweep at once: rows are taken with FOR UPDATE SKIP LOCKED. */
 #include "pipeline.h"
 #include "plans.h"
 
-#include <ibx/clock.h>
 #include <ibx/log.h>
 #include <ibx/metrics.h>
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-struct sweeper {
-    struct svc *svc;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
-};
 
 static void sweep_reap(struct svc *s, const struct pl_config *cfg)
 {
@@ -80,60 +69,11 @@ static void sweep_publish(struct svc *s, const struct pl_config *cfg)
     json_decref(due);
 }
 
-static void *sweeper_main(void *arg)
+void sweeper_pass(void *svc)
 {
-    struct sweeper *w = arg;
-    const struct pl_config *cfg = &((struct pl_app *)w->svc->app)->cfg;
-    log_set_request_id("sweeper");
-    pthread_mutex_lock(&w->mu);
-    while (!w->stop) {
-        pthread_mutex_unlock(&w->mu);
-        sweep_reap(w->svc, cfg);
-        sweep_publish(w->svc, cfg);
-        plan_sweep(w->svc);
-        pthread_mutex_lock(&w->mu);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += cfg->sweep_s;
-        while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
-int sweeper_start(struct svc *s, struct sweeper **out)
-{
-    struct sweeper *w = calloc(1, sizeof(*w));
-    if (!w)
-        return -ENOMEM;
-    w->svc = s;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (pthread_create(&w->thread, NULL, sweeper_main, w) != 0) {
-        pthread_cond_destroy(&w->cv);
-        pthread_mutex_destroy(&w->mu);
-        free(w);
-        return -EAGAIN;
-    }
-    *out = w;
-    return 0;
-}
-
-void sweeper_stop(struct sweeper *w)
-{
-    if (!w)
-        return;
-    pthread_mutex_lock(&w->mu);
-    w->stop = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
-    free(w);
+    struct svc *s = svc;
+    const struct pl_config *cfg = &((struct pl_app *)s->app)->cfg;
+    sweep_reap(s, cfg);
+    sweep_publish(s, cfg);
+    plan_sweep(s);
 }

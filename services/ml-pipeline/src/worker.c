@@ -5,26 +5,25 @@
  * selection service, trains with libs/ml (mlrun_train), stores the model in the artifact
  * store and records the outcome; only then is the message committed.
  *
- * While a run trains, a watch thread checks the row every 200 ms (cancelled, deleted or
- * taken over: the cancel flag stops the training) and refreshes the heartbeat the
- * sweeper's lease reads. Progress goes to the row (at most every IBX_PIPELINE_PROGRESS_MS
- * and at every stage change) and to ibx.pipeline.events. When the worker stops (SIGTERM),
- * a training in progress is cancelled and its run given back (pending) for another
- * worker. */
+ * While a run trains, a watch thread (libs/common jobwatch) checks the row every 200 ms
+ * (cancelled, deleted or taken over: the cancel flag stops the training) and refreshes the
+ * heartbeat the sweeper's lease reads. Progress goes to the row (at most every
+ * IBX_PIPELINE_PROGRESS_MS and at every stage change) and to ibx.pipeline.events. When the
+ * worker stops (SIGTERM), a training in progress is cancelled and its run given back
+ * (pending) for another worker. */
 #include "pipeline.h"
 
 #include <ibx/clock.h>
 #include <ibx/ids.h>
+#include <ibx/jobwatch.h>
 #include <ibx/log.h>
 #include <ibx/metrics.h>
 #include <ibx/mlrun.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define WORKER_GROUP    "ml-pipeline-workers"
@@ -37,20 +36,14 @@ struct worker {
     volatile int stopping;
 };
 
-enum run_stop { RUN_GOING = 0, RUN_LOST = 1, RUN_STOPPING = 2 };
-
 /* One run being trained by this worker. */
 struct run_ctx {
     struct svc *svc;
     const struct run_row *row;
     const char *worker;
-    volatile int cancel; /* read by mlrun */
-    volatile int why;    /* enum run_stop */
-    pthread_mutex_t mu;  /* guards done (and the cv) */
-    pthread_cond_t cv;
-    int done;
-    char request_id[72];
-    int64_t last_write_ms; /* progress throttle (training thread only) */
+    volatile int cancel;    /* read by mlrun, raised by the watch */
+    struct jobwatch *watch; /* lease checks and heartbeats while the run trains */
+    int64_t last_write_ms;  /* progress throttle (training thread only) */
     char last_stage[16];
     int64_t started_ms;
 };
@@ -92,13 +85,6 @@ static void run_news(struct run_ctx *c, const char *type, const char *status, in
     json_decref(v);
 }
 
-static void run_stop_with(struct run_ctx *c, enum run_stop why)
-{
-    if (c->why == RUN_GOING)
-        c->why = why;
-    c->cancel = 1;
-}
-
 /* mlrun's progress callback (the training thread). */
 static void run_progress(void *ctx, const char *stage, int percent, const char *detail)
 {
@@ -111,44 +97,24 @@ static void run_progress(void *ctx, const char *stage, int percent, const char *
     snprintf(c->last_stage, sizeof(c->last_stage), "%s", stage);
     int rc = store_run_progress(c->svc, c->row->id, c->worker, percent, stage);
     if (rc == -ECANCELED) {
-        run_stop_with(c, RUN_LOST);
+        jobwatch_stop_with(c->watch, JOBWATCH_LOST);
         return;
     }
     run_news(c, "experiment.progress", "running", percent, stage, detail);
 }
 
-/* ------------------------------------------------------------------ watch thread */
+/* ------------------------------------------------------------------ the lease */
 
-static void *run_watch(void *arg)
+static int run_still_mine(void *ctx)
 {
-    struct run_ctx *c = arg;
-    log_set_request_id(c->request_id);
-    long lease_ms = worker_cfg(c->svc)->lease_s * 1000;
-    int64_t beat_every = lease_ms / 4 > 1000 ? lease_ms / 4 : 1000;
-    int64_t last_beat = clock_mono_ms();
-    pthread_mutex_lock(&c->mu);
-    while (!c->done) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += WORKER_WATCH_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
-            ;
-        if (c->done)
-            break;
-        pthread_mutex_unlock(&c->mu);
-        if (worker_stopping(c->svc))
-            run_stop_with(c, RUN_STOPPING);
-        else if (store_run_still_mine(c->svc, c->row->id, c->worker) == -ECANCELED)
-            run_stop_with(c, RUN_LOST);
-        else if (clock_mono_ms() - last_beat >= beat_every &&
-                 store_run_heartbeat(c->svc, c->row->id, c->worker) == 0)
-            last_beat = clock_mono_ms();
-        pthread_mutex_lock(&c->mu);
-    }
-    pthread_mutex_unlock(&c->mu);
-    return NULL;
+    struct run_ctx *c = ctx;
+    return store_run_still_mine(c->svc, c->row->id, c->worker);
+}
+
+static int run_heartbeat(void *ctx)
+{
+    struct run_ctx *c = ctx;
+    return store_run_heartbeat(c->svc, c->row->id, c->worker);
 }
 
 /* ------------------------------------------------------------------ one run */
@@ -278,15 +244,16 @@ static int run_train(struct run_ctx *c, json_t *timings)
         json_object_update_missing(timings, t);
         rc = run_complete(c, &model, results, timings);
         if (rc == -ECANCELED)
-            run_stop_with(c, RUN_LOST);
+            jobwatch_stop_with(c->watch, JOBWATCH_LOST);
         else if (rc)
             snprintf(err, sizeof(err), "the model could not be stored (%s)", strerror(-rc));
     }
     json_decref(results);
     buf_release(&model);
-    if (rc == 0 || (rc == -ECANCELED && c->why == RUN_LOST))
+    enum jobwatch_why why = jobwatch_why(c->watch);
+    if (rc == 0 || (rc == -ECANCELED && why == JOBWATCH_LOST))
         return 0;
-    if (rc == -ECANCELED || c->why == RUN_STOPPING) {
+    if (rc == -ECANCELED || why == JOBWATCH_STOPPING) {
         if (store_run_release(c->svc, c->row->id, c->worker) == 0)
             log_info("run %s given back: this worker is stopping", c->row->id);
         return -ECANCELED;
@@ -297,11 +264,11 @@ static int run_train(struct run_ctx *c, json_t *timings)
     return 0;
 }
 
-static const char *run_outcome(int rc, const struct run_ctx *c)
+static const char *run_outcome(int rc, enum jobwatch_why why)
 {
-    if (c->why == RUN_STOPPING)
+    if (why == JOBWATCH_STOPPING)
         return "released";
-    if (c->why == RUN_LOST)
+    if (why == JOBWATCH_LOST)
         return "stopped";
     return rc == 0 ? "finished" : "error";
 }
@@ -315,28 +282,26 @@ static int run_experiment(struct svc *s, const struct run_row *row, const char *
     c.worker = worker_id(s);
     c.started_ms = clock_mono_ms();
     snprintf(c.last_stage, sizeof(c.last_stage), "loading");
-    snprintf(c.request_id, sizeof(c.request_id), "%s", request_id);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* run_watch waits on the monotonic clock */
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_t watch;
-    int watching = pthread_create(&watch, NULL, run_watch, &c) == 0;
+    long lease_ms = worker_cfg(s)->lease_s * 1000;
+    struct jobwatch_opts o = {run_still_mine,
+                              run_heartbeat,
+                              &worker_of(s)->stopping,
+                              &c,
+                              WORKER_WATCH_MS,
+                              lease_ms / 4 > 1000 ? lease_ms / 4 : 1000,
+                              request_id};
+    int rc = jobwatch_start(&o, &c.cancel, &c.watch);
+    if (rc) {
+        if (store_run_release(s, row->id, c.worker) != 0)
+            log_warn("run %s: could not be given back", row->id);
+        return rc;
+    }
     json_t *timings = json_object();
-    int rc = timings ? run_train(&c, timings) : -ENOMEM;
+    rc = timings ? run_train(&c, timings) : -ENOMEM;
     json_decref(timings);
-    pthread_mutex_lock(&c.mu);
-    c.done = 1;
-    pthread_cond_signal(&c.cv);
-    pthread_mutex_unlock(&c.mu);
-    if (watching)
-        pthread_join(watch, NULL);
-    pthread_cond_destroy(&c.cv);
-    pthread_mutex_destroy(&c.mu);
+    enum jobwatch_why why = jobwatch_end(c.watch);
     char labels[64];
-    snprintf(labels, sizeof(labels), "outcome=\"%s\"", run_outcome(rc, &c));
+    snprintf(labels, sizeof(labels), "outcome=\"%s\"", run_outcome(rc, why));
     metrics_counter_add("ibx_pipeline_worker_runs_total", "runs this worker handled", labels, 1);
     metrics_histogram_observe("ibx_pipeline_worker_run_seconds", "time a run held this worker",
                               NULL, (double)(clock_mono_ms() - c.started_ms) / 1000.0);
