@@ -303,10 +303,30 @@ static void gbt_fill_counts(const struct gbt_work *w, struct gbt_bin *hist, size
     }
 }
 
+/* The root's (g, h) sums of features [f0, f1): rows in order, codes read from the columns
+ * (only the group's bytes), four features a pass. */
+static void gbt_build_root(const struct gbt_work *w, struct gbt_bin *hist, size_t f0, size_t f1)
+{
+    size_t n = w->n;
+    const double *gh = w->gh;
+    int unit = w->unit_hessian;
+    for (size_t f = f0; f < f1; f += 4, hist += 4 * GBT_NB) {
+        size_t nf = f1 - f < 4 ? f1 - f : 4;
+        const uint8_t *col[4];
+        for (size_t j = 0; j < nf; j++)
+            col[j] = w->cols + (f + j) * n;
+        for (size_t i = 0; i < n; i++) {
+            double g = gh[2 * i], h = unit ? 1.0 : gh[2 * i + 1];
+            for (size_t j = 0; j < nf; j++)
+                gbt_add_gh(hist + j * GBT_NB + col[j][i], g, h);
+        }
+    }
+}
+
 /* Histograms of features [f0, f1) over the leaf's rows, a row at a time (its codes are
- * adjacent): every slot sums in row order, whatever the grouping. Squared error adds
- * (g, 1) and takes the count from the hessian sum; the root takes the counts it has every
- * round. */
+ * adjacent; the root reads columns): every slot sums in row order, whatever the grouping.
+ * Squared error adds (g, 1) and takes the count from the hessian sum; the root takes the
+ * counts it has every round. */
 static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_t f0, size_t f1)
 {
     size_t p = w->p, nf = f1 - f0, m = lf->end - lf->start;
@@ -319,7 +339,12 @@ static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_
         memset(hist + j * GBT_NB, 0, nbins[j] * sizeof *hist);
         memset(hist + j * GBT_NB + MLBIN_MISSING, 0, sizeof *hist);
     }
-    int unit = w->unit_hessian, root = m == w->n, count = !unit && !root;
+    int unit = w->unit_hessian;
+    if (m == w->n) { /* the root */
+        gbt_build_root(w, hist, f0, f1);
+        gbt_fill_counts(w, hist, f0, f1, !unit);
+        return;
+    }
     for (size_t i = 0; i < m; i++) {
         size_t r = rows[i];
         if (i + GBT_AHEAD < m) { /* rows are scattered: fetch ahead */
@@ -328,13 +353,11 @@ static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_
         }
         if (unit)
             gbt_add_row(hist, codes + r * p, nf, gh[2 * r], 1.0, 0);
-        else if (count)
-            gbt_add_row(hist, codes + r * p, nf, gh[2 * r], gh[2 * r + 1], 1);
         else
-            gbt_add_row(hist, codes + r * p, nf, gh[2 * r], gh[2 * r + 1], 0);
+            gbt_add_row(hist, codes + r * p, nf, gh[2 * r], gh[2 * r + 1], 1);
     }
-    if (!count)
-        gbt_fill_counts(w, hist, f0, f1, !unit);
+    if (unit)
+        gbt_fill_counts(w, hist, f0, f1, 0);
 }
 
 /* hl -= hs over feature f's slots in use. */
