@@ -249,6 +249,15 @@ static int is_petal(const char *name)
 /* ------------------------------------------------------------------ set-up */
 
 static char env[4][300];
+static const char *const xai_env[] = {env[0],
+                                      env[1],
+                                      llm_url,
+                                      "IBX_XAI_LLM_MODEL=test-llm",
+                                      "IBX_XAI_LEASE_S=5",
+                                      "IBX_XAI_SWEEP_S=1",
+                                      "IBX_XAI_REPUBLISH_S=2",
+                                      "IBX_XAI_PROGRESS_MS=20",
+                                      NULL};
 
 static int upload_iris(const char *base, const char *token, const char *name, char *id)
 {
@@ -312,15 +321,6 @@ static int setup(void **state)
     if (!pl || !plw)
         return -1;
     snprintf(env[1], sizeof(env[1]), "IBX_PIPELINE_URL=%s", pl->url);
-    const char *const xai_env[] = {env[0],
-                                   env[1],
-                                   llm_url,
-                                   "IBX_XAI_LLM_MODEL=test-llm",
-                                   "IBX_XAI_LEASE_S=5",
-                                   "IBX_XAI_SWEEP_S=1",
-                                   "IBX_XAI_REPUBLISH_S=5",
-                                   "IBX_XAI_PROGRESS_MS=20",
-                                   NULL};
     xai = th_service_start(&st, "xai-engine", xai_env);
     xaiw = th_service_start(&st, "xai-engine-worker", xai_env);
     pg = PQconnectdb(st.db_url);
@@ -701,6 +701,54 @@ static void test_ownership(void **state)
     th_resp_free(&r);
 }
 
+/* With the worker stopped: an Idempotency-Key answers the first explanation again, the
+ * sixth pending explanation is refused; a new worker then takes them all. */
+static void test_idempotency_and_limit(void **state)
+{
+    double end = now_s() + WAIT_S; /* the earlier tests' explanations are done */
+    while (now_s() < end && sql_long("SELECT count(*) FROM xai.explanations WHERE user_id = "
+                                     "$1::uuid AND status IN ('pending', 'running')",
+                                     alice_id) != 0)
+        sleep_ms(100);
+    assert_int_equal(th_service_stop(xaiw), 0);
+    char body[512], other[512], ids[5][64], key[] = "Idempotency-Key: xai-test-1";
+    char url[256], auth[4200];
+    global_body(body, sizeof(body), "auto", "feature_importance", "novice", "en");
+    global_body(other, sizeof(other), "auto", "feature_importance", "expert", "en");
+    snprintf(url, sizeof(url), "%s/api/v1/explanations", xai->url);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", alice);
+    const char *hdrs[] = {auth, key, "Content-Type: application/json", NULL};
+    struct th_resp r;
+    assert_int_equal(th_http("POST", url, hdrs, body, &r), 0);
+    assert_int_equal(r.status, 202);
+    snprintf(ids[0], sizeof(ids[0]), "%s", str(r.json, "id"));
+    th_resp_free(&r);
+    assert_int_equal(th_http("POST", url, hdrs, body, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.json, "id"), ids[0]);
+    char replay[16] = "";
+    assert_int_equal(th_resp_header(&r, "Idempotent-Replayed", replay, sizeof(replay)), 0);
+    th_resp_free(&r);
+    assert_int_equal(th_http("POST", url, hdrs, other, &r), 0);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(str(r.json, "error"), "idempotency_key_reused");
+    th_resp_free(&r);
+    for (int i = 1; i < 5; i++)
+        assert_int_equal(submit(alice, body, ids[i], NULL), 202);
+    assert_int_equal(submit(alice, body, NULL, &r), 429);
+    assert_string_equal(str(r.json, "error"), "too_many_explanations");
+    th_resp_free(&r);
+    xaiw = th_service_start(&st, "xai-engine-worker", xai_env);
+    assert_non_null(xaiw);
+    for (int i = 0; i < 5; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "/api/v1/explanations/%s", ids[i]);
+        json_t *e = wait_status(xai->url, path, alice, "completed|failed");
+        assert_string_equal(str(e, "status"), "completed");
+        json_decref(e);
+    }
+}
+
 static char session_id[64];
 
 static long ask(const char *token, const char *session, const char *question, struct th_resp *r)
@@ -882,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_audience_from_token),
         cmocka_unit_test(test_ownership),
+        cmocka_unit_test(test_idempotency_and_limit),
         cmocka_unit_test(test_chat),
         cmocka_unit_test(test_chat_without_llm),
         cmocka_unit_test(test_delete),

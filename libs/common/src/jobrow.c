@@ -38,6 +38,63 @@ static int jobrow_json(struct db_pool *db, const char *sql, int np, const char *
     return 0;
 }
 
+/* Inside the lock: the row of the same key. 0 and *out (same hash), -EEXIST, -ENOENT. */
+static int jobrow_find_idem(struct db_conn *c, const struct jobrow_new *n, json_t **out)
+{
+    char sql[8192];
+    snprintf(sql, sizeof(sql),
+             "SELECT (%s)::text, %s.request_hash FROM %s %s WHERE %s.user_id = $1::uuid AND "
+             "%s.idempotency_key = $2",
+             n->json_sql, n->alias, n->table, n->alias, n->alias, n->alias);
+    const char *p[] = {n->user_id, n->idem_key};
+    PGresult *r = NULL;
+    int rc = db_conn_query(c, sql, 2, p, &r);
+    if (rc)
+        return rc;
+    const char *hash = PQntuples(r) == 1 ? db_val(r, 0, 1) : NULL;
+    rc = PQntuples(r) != 1 ? -ENOENT : !hash || strcmp(hash, n->request_hash) != 0 ? -EEXIST : 0;
+    json_t *v = rc ? NULL : json_loads(db_val(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!rc && !v)
+        rc = -EIO;
+    if (!rc)
+        *out = v;
+    return rc;
+}
+
+int jobrow_create(struct db_pool *db, const struct jobrow_new *n, json_t **out, int *created)
+{
+    struct db_conn *c = NULL;
+    int rc = db_acquire(db, DB_ACQUIRE_TIMEOUT_MS, &c);
+    if (rc)
+        return rc;
+    const char *p[] = {n->table, n->user_id};
+    json_t *v = NULL;
+    int fresh = 0;
+    rc = db_begin(c);
+    if (rc == 0)
+        rc = db_conn_query(c, "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
+                           2, p, NULL);
+    if (rc == 0 && n->idem_key && (rc = jobrow_find_idem(c, n, &v)) == -ENOENT)
+        rc = 0;
+    if (rc == 0 && !v) {
+        rc = n->insert(c, n->ctx, &v);
+        fresh = rc == 0;
+    }
+    if (rc == 0)
+        rc = db_commit(c);
+    else
+        db_rollback(c);
+    db_release(c);
+    if (rc) {
+        json_decref(v);
+        return rc;
+    }
+    *out = v;
+    *created = fresh;
+    return 0;
+}
+
 void jobrow_published(struct db_pool *db, const char *table, const char *id)
 {
     char sql[JOBROW_SQL_MAX];

@@ -70,35 +70,6 @@ static json_t *run_new_json(const struct run_new *n)
     return j;
 }
 
-/* Inside the user's lock: the run recorded under the same Idempotency-Key. 0 and *out
- * (same body), -EEXIST (another body), -ENOENT (none). */
-static int create_find_idem(struct db_conn *c, const struct run_new *n, json_t **out)
-{
-    const char *p[] = {n->user_id, n->idem_key};
-    PGresult *r = NULL;
-    int rc = db_conn_query(c,
-                           "SELECT " RUN_JSON "::text, e.request_hash FROM pipeline.experiments e "
-                           "WHERE e.user_id = $1::uuid AND e.idempotency_key = $2",
-                           2, p, &r);
-    if (rc)
-        return rc;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return -ENOENT;
-    }
-    const char *hash = db_val(r, 0, 1);
-    if (!hash || strcmp(hash, n->request_hash) != 0) {
-        PQclear(r);
-        return -EEXIST;
-    }
-    json_t *v = json_loads(db_val(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!v)
-        return -EIO;
-    *out = v;
-    return 0;
-}
-
 static int create_count_active(struct db_conn *c, const char *user, long max_active)
 {
     const char *p[] = {user};
@@ -117,8 +88,18 @@ static int create_count_active(struct db_conn *c, const char *user, long max_act
     return active >= max_active ? -EDQUOT : 0;
 }
 
-static int create_insert(struct db_conn *c, const struct run_new *n, json_t **out)
+struct create_ctx {
+    const struct run_new *n;
+    long max_active;
+};
+
+/* Insert the run unless the user has max_active pending or running (-EDQUOT). */
+static int create_insert(struct db_conn *c, void *ctx, json_t **out)
 {
+    const struct run_new *n = ((const struct create_ctx *)ctx)->n;
+    int rc = create_count_active(c, n->user_id, ((const struct create_ctx *)ctx)->max_active);
+    if (rc)
+        return rc;
     char id[37];
     ids_uuid4(id);
     json_t *j = run_new_json(n);
@@ -128,7 +109,7 @@ static int create_insert(struct db_conn *c, const struct run_new *n, json_t **ou
         return -ENOMEM;
     const char *p[] = {id, n->user_id, n->role, text, n->idem_key, n->request_hash};
     PGresult *r = NULL;
-    int rc = db_conn_query(
+    rc = db_conn_query(
         c,
         "INSERT INTO pipeline.experiments AS e (id, user_id, owner_role, project_id, dataset_id, "
         "dataset_version, target_column, task_type, task_type_reason, algorithm, "
@@ -153,42 +134,10 @@ static int create_insert(struct db_conn *c, const struct run_new *n, json_t **ou
 int store_run_create(struct svc *s, const struct run_new *n, long max_active, json_t **out,
                      int *created)
 {
-    struct db_conn *c = NULL;
-    int rc = db_acquire(s->db, DB_ACQUIRE_TIMEOUT_MS, &c);
-    if (rc)
-        return rc;
-    const char *p[] = {n->user_id};
-    json_t *v = NULL;
-    int fresh = 0;
-    rc = db_begin(c);
-    if (rc == 0)
-        rc = db_conn_query(c,
-                           "SELECT pg_advisory_xact_lock(hashtextextended('pipeline.runs:' || $1, "
-                           "0))",
-                           1, p, NULL);
-    if (rc == 0 && n->idem_key) {
-        rc = create_find_idem(c, n, &v);
-        if (rc == -ENOENT)
-            rc = 0;
-    }
-    if (rc == 0 && !v) {
-        rc = create_count_active(c, n->user_id, max_active);
-        if (rc == 0)
-            rc = create_insert(c, n, &v);
-        fresh = rc == 0;
-    }
-    if (rc == 0)
-        rc = db_commit(c);
-    else
-        db_rollback(c);
-    db_release(c);
-    if (rc) {
-        json_decref(v);
-        return rc;
-    }
-    *out = v;
-    *created = fresh;
-    return 0;
+    struct create_ctx ctx = {n, max_active};
+    struct jobrow_new jn = {RUN_TABLE,       "e",           RUN_JSON, n->user_id, n->idem_key,
+                            n->request_hash, create_insert, &ctx};
+    return jobrow_create(s->db, &jn, out, created);
 }
 
 void store_run_published(struct svc *s, const char *id)

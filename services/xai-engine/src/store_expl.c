@@ -84,33 +84,16 @@ static json_t *new_json(const struct xe_new *n)
     return j;
 }
 
-/* Inside the user's lock: the row of the same Idempotency-Key. 0 and *out (same body),
- * -EEXIST (another body), -ENOENT (none). */
-static int create_find_idem(struct db_conn *c, const struct xe_new *n, json_t **out)
-{
-    const char *p[] = {n->user_id, n->idem_key};
-    PGresult *r = NULL;
-    int rc = db_conn_query(c,
-                           "SELECT " EXPL_JSON "::text, x.request_hash FROM xai.explanations x "
-                           "WHERE x.user_id = $1::uuid AND x.idempotency_key = $2",
-                           2, p, &r);
-    if (rc)
-        return rc;
-    rc = PQntuples(r) != 1 ? -ENOENT
-         : strcmp(db_val(r, 0, 1) ? db_val(r, 0, 1) : "", n->request_hash) ? -EEXIST
-                                                                           : 0;
-    json_t *v = rc ? NULL : json_loads(db_val(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (rc)
-        return rc;
-    if (!v)
-        return -EIO;
-    *out = v;
-    return 0;
-}
+struct create_ctx {
+    const struct xe_new *n;
+    long max_active;
+};
 
-static int create_insert(struct db_conn *c, const struct xe_new *n, long max_active, json_t **out)
+/* Insert the row unless the user has max_active pending or running (-EDQUOT). */
+static int create_insert(struct db_conn *c, void *ctx, json_t **out)
 {
+    const struct xe_new *n = ((const struct create_ctx *)ctx)->n;
+    long max_active = ((const struct create_ctx *)ctx)->max_active;
     char id[37], maxa[24];
     ids_uuid4(id);
     snprintf(maxa, sizeof(maxa), "%ld", max_active);
@@ -150,35 +133,10 @@ static int create_insert(struct db_conn *c, const struct xe_new *n, long max_act
 int store_expl_create(struct svc *s, const struct xe_new *n, long max_active, json_t **out,
                       int *created)
 {
-    struct db_conn *c = NULL;
-    int rc = db_acquire(s->db, DB_ACQUIRE_TIMEOUT_MS, &c);
-    if (rc)
-        return rc;
-    const char *p[] = {n->user_id};
-    json_t *v = NULL;
-    int fresh = 0;
-    rc = db_begin(c);
-    if (rc == 0) /* one submission per user at a time: the limit and the key hold */
-        rc = db_conn_query(
-            c, "SELECT pg_advisory_xact_lock(hashtextextended('xai.expl:' || $1, 0))", 1, p, NULL);
-    if (rc == 0 && n->idem_key && (rc = create_find_idem(c, n, &v)) == -ENOENT)
-        rc = 0;
-    if (rc == 0 && !v) {
-        rc = create_insert(c, n, max_active, &v);
-        fresh = rc == 0;
-    }
-    if (rc == 0)
-        rc = db_commit(c);
-    else
-        db_rollback(c);
-    db_release(c);
-    if (rc) {
-        json_decref(v);
-        return rc;
-    }
-    *out = v;
-    *created = fresh;
-    return 0;
+    struct create_ctx ctx = {n, max_active};
+    struct jobrow_new jn = {XE_TABLE,        "x",           EXPL_JSON, n->user_id, n->idem_key,
+                            n->request_hash, create_insert, &ctx};
+    return jobrow_create(s->db, &jn, out, created);
 }
 
 void store_expl_published(struct svc *s, const char *id)

@@ -18,6 +18,27 @@
 
 #define JOBROW_WUR __attribute__((warn_unused_result))
 
+/* A submission: inside one transaction holding an advisory lock per (table, user), the
+ * row recorded earlier under the same Idempotency-Key is looked up (the same request hash:
+ * it is the answer, not created again; another hash: -EEXIST), else insert creates the
+ * row. The caller's per-user limits hold because submissions of one user are serialised. */
+typedef int (*jobrow_insert_fn)(struct db_conn *c, void *ctx, json_t **out);
+struct jobrow_new {
+    const char *table;        /* schema-qualified constant */
+    const char *alias;        /* the alias json_sql reads the row as, e.g. "e" */
+    const char *json_sql;     /* the row as the API shows it (a jsonb expression) */
+    const char *user_id;      /* the submitter */
+    const char *idem_key;     /* NULL: no Idempotency-Key */
+    const char *request_hash; /* SHA-256 of the request, stored with the key */
+    jobrow_insert_fn insert;  /* 0 and *out (the new row's JSON), or a negative errno that
+                               * rolls back and is returned (e.g. -EDQUOT for a limit) */
+    void *ctx;                /* for insert */
+};
+/* 0 with *out (caller decrefs) and *created (1: inserted, 0: the key's earlier row);
+ * -EEXIST (the key was used with another request), insert's error, -EIO, -EAGAIN. */
+int jobrow_create(struct db_pool *db, const struct jobrow_new *n, json_t **out,
+                  int *created) JOBROW_WUR;
+
 /* The row's request was published now (pending rows only; failures are logged). */
 void jobrow_published(struct db_pool *db, const char *table, const char *id);
 /* Progress (clamped to 0..100, never lowered) and stage; refreshes the heartbeat. */
