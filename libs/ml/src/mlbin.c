@@ -35,9 +35,17 @@ static void mlbin_radix(uint64_t *a, uint64_t *tmp, size_t n)
 {
     size_t count[8][256];
     memset(count, 0, sizeof count);
-    for (size_t i = 0; i < n; i++)
-        for (int d = 0; d < 8; d++)
-            count[d][(a[i] >> (8 * d)) & 0xff]++;
+    for (size_t i = 0; i < n; i++) { /* the eight digits spelled out: a tight loop */
+        uint64_t k = a[i];
+        count[0][k & 0xff]++;
+        count[1][(k >> 8) & 0xff]++;
+        count[2][(k >> 16) & 0xff]++;
+        count[3][(k >> 24) & 0xff]++;
+        count[4][(k >> 32) & 0xff]++;
+        count[5][(k >> 40) & 0xff]++;
+        count[6][(k >> 48) & 0xff]++;
+        count[7][k >> 56]++;
+    }
     uint64_t *src = a, *dst = tmp;
     for (int d = 0; d < 8; d++) {
         size_t *c = count[d];
