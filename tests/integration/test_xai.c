@@ -476,6 +476,8 @@ static void test_narratives(void **state)
                 fail_msg("%s %s: %lld words, want about %.0f", lang[l], aud[a], (long long)w,
                          words[a]);
             assert_non_null(strstr(str(r.json, "text"), top));
+            if (getenv("XAI_PRINT_NARRATIVES"))
+                print_message("%s\n\n", str(r.json, "text"));
             th_resp_free(&r);
         }
     }

@@ -675,9 +675,15 @@ static void inter_ranking(struct nb *n, const struct nfacts *f)
             nb_int(n, (long)i + 1), nb_q(n, t->name), nb_sig(n, t->imp), nb_pct(n, t->share),
             i + 1 < f->ntop && i < 3 ? "; " : ". ", i + 1 < f->ntop && i < 3 ? "\xc2\xa0; " : ". ");
     }
-    SAY(n, "Together they carry {0}% of the total. ",
-        "Ensemble, elles portent {0}\xc2\xa0% du total. ", nb_pct(n, cum));
-    for (size_t i = 0; i < f->ntop && i < 2; i++) {
+    if (f->ntop < f->nfeat && cum < 0.995)
+        SAY(n, "Together they carry {0}% of the total. ",
+            "Ensemble, elles portent {0}\xc2\xa0% du total. ", nb_pct(n, cum));
+    int same = f->multi && f->ntop >= 2 && f->top[0].strongest && f->top[1].strongest &&
+               strcmp(f->top[0].strongest, f->top[1].strongest) == 0;
+    if (same)
+        SAY(n, "Both matter most for the class {0}. ",
+            "Toutes deux comptent surtout pour la classe {0}. ", nb_q(n, f->top[0].strongest));
+    for (size_t i = 0; !same && i < f->ntop && i < 2; i++) {
         const struct nfeat *t = &f->top[i];
         if (t->dir)
             SAY(n, "Higher values of {0} {1} the prediction. ",
