@@ -297,9 +297,14 @@ static void gbt_fill_counts(const struct gbt_work *w, struct gbt_bin *hist, size
     for (size_t f = f0; f < f1; f++) {
         struct gbt_bin *hf = hist + (f - f0) * GBT_NB;
         const double *cnt = w->root_n + f * GBT_NB;
-        for (size_t b = 0; b < GBT_NB; b++)
-            if (b < w->bins->nbins[f] || b == MLBIN_MISSING)
-                hf[b].n = root ? cnt[b] : hf[b].h;
+        size_t nb = w->bins->nbins[f];
+        if (root)
+            for (size_t b = 0; b < nb; b++)
+                hf[b].n = cnt[b];
+        else
+            for (size_t b = 0; b < nb; b++)
+                hf[b].n = hf[b].h;
+        hf[MLBIN_MISSING].n = root ? cnt[MLBIN_MISSING] : hf[MLBIN_MISSING].h;
     }
 }
 
@@ -310,16 +315,21 @@ static void gbt_build_root(const struct gbt_work *w, struct gbt_bin *hist, size_
     size_t n = w->n;
     const double *gh = w->gh;
     int unit = w->unit_hessian;
-    for (size_t f = f0; f < f1; f += 4, hist += 4 * GBT_NB) {
-        size_t nf = f1 - f < 4 ? f1 - f : 4;
-        const uint8_t *col[4];
-        for (size_t j = 0; j < nf; j++)
-            col[j] = w->cols + (f + j) * n;
+    size_t f = f0;
+    for (; f + 4 <= f1; f += 4, hist += 4 * GBT_NB) {
+        const uint8_t *c0 = w->cols + f * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
         for (size_t i = 0; i < n; i++) {
             double g = gh[2 * i], h = unit ? 1.0 : gh[2 * i + 1];
-            for (size_t j = 0; j < nf; j++)
-                gbt_add_gh(hist + j * GBT_NB + col[j][i], g, h);
+            gbt_add_gh(hist + c0[i], g, h);
+            gbt_add_gh(hist + GBT_NB + c1[i], g, h);
+            gbt_add_gh(hist + 2 * GBT_NB + c2[i], g, h);
+            gbt_add_gh(hist + 3 * GBT_NB + c3[i], g, h);
         }
+    }
+    for (; f < f1; f++, hist += GBT_NB) {
+        const uint8_t *c0 = w->cols + f * n;
+        for (size_t i = 0; i < n; i++)
+            gbt_add_gh(hist + c0[i], gh[2 * i], unit ? 1.0 : gh[2 * i + 1]);
     }
 }
 
@@ -365,13 +375,14 @@ static void gbt_subtract(const struct gbt_work *w, size_t f, struct gbt_bin *hl,
                          const struct gbt_bin *hs)
 {
     size_t nb = w->bins->nbins[f];
-    for (size_t b = 0; b < GBT_NB; b++) {
-        if (b >= nb && b != MLBIN_MISSING)
-            continue;
+    for (size_t b = 0; b < nb; b++) {
         hl[b].g -= hs[b].g;
         hl[b].h -= hs[b].h;
         hl[b].n -= hs[b].n;
     }
+    hl[MLBIN_MISSING].g -= hs[MLBIN_MISSING].g;
+    hl[MLBIN_MISSING].h -= hs[MLBIN_MISSING].h;
+    hl[MLBIN_MISSING].n -= hs[MLBIN_MISSING].n;
 }
 
 /* Pool task: one pair, one group of features: the small child's histograms (built) and best
