@@ -2,6 +2,7 @@
 #include <ibx/jobrow.h>
 
 #include <ibx/log.h>
+#include <ibx/metrics.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -215,4 +216,60 @@ int jobrow_due_pending(struct db_pool *db, const char *table, long republish_s, 
              table, table);
     const char *p[] = {secs};
     return jobrow_json(db, sql, 1, p, out);
+}
+
+static void jobrow_sweep_reap(struct db_pool *db, const struct jobrow_sweep *w)
+{
+    json_t *reaped = NULL;
+    int rc = jobrow_reap(db, w->table, w->lease_s, w->max_attempts, &reaped);
+    if (rc) {
+        log_warn("the reaper could not read running %ss (%s)", w->noun, strerror(-rc));
+        return;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(reaped, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const char *user = json_string_value(json_object_get(r, "user_id"));
+        const char *status = json_string_value(json_object_get(r, "status"));
+        int failed = status && strcmp(status, "failed") == 0;
+        log_fields(
+            LOG_LVL_WARN,
+            json_pack("{s:s?, s:O?}", w->id_field, id, "attempts", json_object_get(r, "attempts")),
+            "%s %s: its worker stopped responding; %s", w->noun, id ? id : "?",
+            failed ? "failed" : "queued again");
+        metrics_counter_add(w->reaped_metric, "jobs taken from a worker that stopped responding",
+                            failed ? "outcome=\"failed\"" : "outcome=\"requeued\"", 1);
+        if (failed && id && user && w->failed)
+            w->failed(w->ctx, id, user);
+    }
+    json_decref(reaped);
+}
+
+static void jobrow_sweep_publish(struct db_pool *db, const struct jobrow_sweep *w)
+{
+    json_t *due = NULL;
+    int rc = jobrow_due_pending(db, w->table, w->republish_s, &due);
+    if (rc) {
+        log_warn("the re-publisher could not read pending %ss (%s)", w->noun, strerror(-rc));
+        return;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(due, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const char *user = json_string_value(json_object_get(r, "user_id"));
+        if (id && user && w->publish(w->ctx, id, user) == 0)
+            metrics_counter_add(w->republished_metric,
+                                "job requests published again by the sweeper", NULL, 1);
+    }
+    json_decref(due);
+}
+
+void jobrow_sweep(struct db_pool *db, const struct jobrow_sweep *w)
+{
+    jobrow_sweep_reap(db, w);
+    jobrow_sweep_publish(db, w);
 }

@@ -213,13 +213,6 @@ int store_run_fail(struct svc *s, const char *id, const char *worker, const char
 /* running -> pending (this worker is stopping; the attempt is given back). */
 int store_run_release(struct svc *s, const char *id, const char *worker) PL_WUR;
 
-/* Sweeper side. Runs whose worker's heartbeat is older than lease_s: back to pending
- * (attempts < max_attempts) or failed "worker stopped responding". *out: [{"id",
- * "user_id", "status", "attempts"}] (caller decrefs). */
-int store_reap(struct svc *s, long lease_s, long max_attempts, json_t **out) PL_WUR;
-/* Pending runs not published (or not taken) within republish_s, marked published now:
- * [{"id", "user_id"}] (at most 100). */
-int store_due_pending(struct svc *s, long republish_s, json_t **out) PL_WUR;
 /* 1 when some row still references artifact id, 0 when none, < 0 when unknown. */
 int store_artifact_referenced(struct svc *s, const char *id);
 

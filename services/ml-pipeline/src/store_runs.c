@@ -406,18 +406,6 @@ int store_run_release(struct svc *s, const char *id, const char *worker)
     return jobrow_release(s->db, RUN_TABLE, id, worker);
 }
 
-/* ------------------------------------------------------------------ sweeper */
-
-int store_reap(struct svc *s, long lease_s, long max_attempts, json_t **out)
-{
-    return jobrow_reap(s->db, RUN_TABLE, lease_s, max_attempts, out);
-}
-
-int store_due_pending(struct svc *s, long republish_s, json_t **out)
-{
-    return jobrow_due_pending(s->db, RUN_TABLE, republish_s, out);
-}
-
 int store_artifact_referenced(struct svc *s, const char *id)
 {
     const char *p[] = {id};

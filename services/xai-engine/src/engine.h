@@ -289,11 +289,6 @@ int store_expl_fail(struct svc *s, const char *id, const char *worker, const cha
                     const json_t *timings) XE_WUR;
 /* running -> pending (this worker is stopping; the attempt is given back). */
 int store_expl_release(struct svc *s, const char *id, const char *worker) XE_WUR;
-/* Sweeper: rows whose heartbeat is older than lease_s back to pending or failed
- * ([{"id","user_id","status","attempts"}]); pending rows to publish again
- * ([{"id","user_id"}]). */
-int store_expl_reap(struct svc *s, long lease_s, long max_attempts, json_t **out) XE_WUR;
-int store_expl_due_pending(struct svc *s, long republish_s, json_t **out) XE_WUR;
 
 /* ---- store_chat.c: chat sessions and messages ---- */
 /* The session of (explanation, user), created when absent: 0 and *out with *created;

@@ -373,15 +373,3 @@ int store_expl_release(struct svc *s, const char *id, const char *worker)
 {
     return jobrow_release(s->db, XE_TABLE, id, worker);
 }
-
-/* ------------------------------------------------------------------ sweeper */
-
-int store_expl_reap(struct svc *s, long lease_s, long max_attempts, json_t **out)
-{
-    return jobrow_reap(s->db, XE_TABLE, lease_s, max_attempts, out);
-}
-
-int store_expl_due_pending(struct svc *s, long republish_s, json_t **out)
-{
-    return jobrow_due_pending(s->db, XE_TABLE, republish_s, out);
-}

@@ -5,67 +5,37 @@
  * taken with FOR UPDATE SKIP LOCKED, so API replicas may sweep at once. */
 #include "engine.h"
 
-#include <ibx/log.h>
-#include <ibx/metrics.h>
+#include <ibx/jobrow.h>
 
-#include <string.h>
-
-static void sweep_reap(struct svc *s, const struct xe_config *cfg)
+static int sweep_publish(void *ctx, const char *id, const char *user_id)
 {
-    json_t *reaped = NULL;
-    int rc = store_expl_reap(s, cfg->lease_s, cfg->max_attempts, &reaped);
-    if (rc) {
-        log_warn("the reaper could not read running explanations (%s)", strerror(-rc));
-        return;
-    }
-    size_t i;
-    json_t *r;
-    json_array_foreach(reaped, i, r)
-    {
-        const char *id = json_string_value(json_object_get(r, "id"));
-        const char *status = json_string_value(json_object_get(r, "status"));
-        int failed = status && strcmp(status, "failed") == 0;
-        log_warn("explanation %s: its worker stopped responding; %s", id ? id : "?",
-                 failed ? "failed" : "queued again");
-        metrics_counter_add("ibx_xai_explanations_reaped_total",
-                            "explanations taken from a worker that stopped responding",
-                            failed ? "outcome=\"failed\"" : "outcome=\"requeued\"", 1);
-        json_t *ev = failed && id
-                         ? json_pack("{s:s, s:s, s:O?, s:s, s:s}", "type", "explanation.failed",
-                                     "explanation_id", id, "user_id", json_object_get(r, "user_id"),
-                                     "status", "failed", "error", "worker stopped responding")
-                         : NULL;
-        if (ev)
-            (void)events_news(s, id, ev);
-        json_decref(ev);
-    }
-    json_decref(reaped);
+    return events_request(ctx, id, user_id);
 }
 
-static void sweep_publish(struct svc *s, const struct xe_config *cfg)
+static void sweep_failed(void *ctx, const char *id, const char *user_id)
 {
-    json_t *due = NULL;
-    int rc = store_expl_due_pending(s, cfg->republish_s, &due);
-    if (rc) {
-        log_warn("the re-publisher could not read pending explanations (%s)", strerror(-rc));
-        return;
-    }
-    size_t i;
-    json_t *r;
-    json_array_foreach(due, i, r)
-    {
-        const char *id = json_string_value(json_object_get(r, "id"));
-        const char *user = json_string_value(json_object_get(r, "user_id"));
-        if (id && user && events_request(s, id, user) == 0)
-            metrics_counter_add("ibx_xai_explanations_republished_total",
-                                "explanation requests published again by the sweeper", NULL, 1);
-    }
-    json_decref(due);
+    json_t *ev =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "explanation.failed", "explanation_id", id,
+                  "user_id", user_id, "status", "failed", "error", "worker stopped responding");
+    if (ev)
+        (void)events_news(ctx, id, ev);
+    json_decref(ev);
 }
 
 void sweeper_pass(void *svc)
 {
     struct svc *s = svc;
-    sweep_reap(s, xe_cfg(s));
-    sweep_publish(s, xe_cfg(s));
+    const struct xe_config *cfg = xe_cfg(s);
+    struct jobrow_sweep w = {"xai.explanations",
+                             "explanation",
+                             "explanation_id",
+                             cfg->lease_s,
+                             cfg->max_attempts,
+                             cfg->republish_s,
+                             "ibx_xai_explanations_reaped_total",
+                             "ibx_xai_explanations_republished_total",
+                             sweep_publish,
+                             sweep_failed,
+                             s};
+    jobrow_sweep(s->db, &w);
 }

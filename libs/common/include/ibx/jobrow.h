@@ -66,4 +66,22 @@ int jobrow_reap(struct db_pool *db, const char *table, long lease_s, long max_at
 int jobrow_due_pending(struct db_pool *db, const char *table, long republish_s,
                        json_t **out) JOBROW_WUR;
 
+/* One pass of a sweeper over table: jobrow_reap (each row logged and counted in
+ * reaped_metric with outcome="failed" or "requeued"; failed() called for each row a dead
+ * worker failed) then jobrow_due_pending (publish() called for each row; those it
+ * publishes, returning 0, counted in republished_metric). A query that fails is logged
+ * and the pass goes on. */
+struct jobrow_sweep {
+    const char *table;
+    const char *noun;     /* "run", "explanation": for log lines */
+    const char *id_field; /* the log field of a row's id, e.g. "experiment_id" */
+    long lease_s, max_attempts, republish_s;
+    const char *reaped_metric; /* counter names (constants) */
+    const char *republished_metric;
+    int (*publish)(void *ctx, const char *id, const char *user_id);
+    void (*failed)(void *ctx, const char *id, const char *user_id);
+    void *ctx;
+};
+void jobrow_sweep(struct db_pool *db, const struct jobrow_sweep *w);
+
 #endif
