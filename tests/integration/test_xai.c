@@ -901,6 +901,19 @@ static void test_erasure(void **state)
 {
     assert_true(
         sql_long("SELECT count(*) FROM xai.explanations WHERE user_id = $1::uuid", alice_id) > 0);
+    /* the data-rights export first: explanations with their results, chats with messages */
+    char path[160];
+    struct th_resp r;
+    snprintf(path, sizeof(path), "/internal/users/%s/export", alice_id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 200);
+    const json_t *ex = json_object_get(r.json, "explanations");
+    assert_true(json_array_size(ex) >= 6);
+    assert_null(json_object_get(json_array_get(ex, 0), "request_hash"));
+    assert_true(json_is_object(json_object_get(json_array_get(ex, 0), "result")));
+    const json_t *chats = json_object_get(r.json, "chat_sessions");
+    assert_true(json_array_size(chats) >= 1);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(chats, 0), "messages")), 10);
+    th_resp_free(&r);
     struct bus *b = NULL;
     assert_int_equal(bus_new(st.brokers, "test-xai", &b), 0);
     json_t *v = json_pack("{s:s, s:s}", "type", "user.deleted", "user_id", alice_id);
