@@ -118,8 +118,9 @@ static int xrun_load_model(struct xrun *c)
     json_decref(exp);
     if (rc) {
         snprintf(c->err, sizeof(c->err), "%s",
-                 rc == -ENOENT ? "the experiment no longer exists or is no longer completed"
-                               : "ml-pipeline could not be reached for the experiment");
+                 rc == -ENOENT || rc == -EAGAIN
+                     ? "the experiment no longer exists or is no longer completed"
+                     : "ml-pipeline could not be reached for the experiment");
         return rc;
     }
     char sha[65] = "";
