@@ -16,6 +16,7 @@
 #define GBT_NB       256    /* histogram slots per feature: value bins, then missing (255) */
 #define GBT_PAR_WORK 65536u /* row x feature updates below which a job stays on one thread */
 #define GBT_CHUNK    4096   /* rows per task in row-parallel loops */
+#define GBT_PART     16384  /* rows per partition task (leaves up to this size: one task) */
 #define GBT_BATCH    64     /* leaves split together at most */
 #define GBT_AHEAD    16     /* rows a histogram build prefetches ahead */
 
@@ -32,6 +33,14 @@ struct gbt_split {
     double gl, hl, nl; /* the left side's totals */
 };
 
+/* A split whose children may not split again is not partitioned: the leaf stays one entry
+ * and its rows go to the children's values when scores are updated. */
+struct gbt_cut {
+    int32_t node;    /* the left child's node (the right one follows); -1: no cut */
+    int32_t feature; /* the split (as gbt_partition_range tests it) */
+    uint32_t lim, dl;
+};
+
 struct gbt_leaf {
     size_t start, end; /* rows[start..end) */
     int32_t node;
@@ -39,6 +48,7 @@ struct gbt_leaf {
     double g, h, n;
     struct gbt_bin *hist; /* p * GBT_NB, or NULL */
     struct gbt_split best;
+    struct gbt_cut cut;
 };
 
 /* The children of a split leaf: the smaller one's histogram is built, the larger one's (when
@@ -51,6 +61,7 @@ struct gbt_pair {
 /* One task of a batch partition: rows[at..at + m) of leaf lf. */
 struct gbt_chunk {
     const struct gbt_leaf *lf;
+    size_t b; /* the leaf's place in the batch */
     size_t at, m;
     size_t nl;      /* lefts in this chunk */
     size_t left_at; /* lefts in the leaf's earlier chunks */
@@ -75,6 +86,7 @@ struct gbt_work {
     size_t threads;
     size_t batch[GBT_BATCH]; /* leaves split together */
     size_t batch_nl[GBT_BATCH];
+    int batch_cut[GBT_BATCH]; /* neither child may split: a cut, no partition */
     struct gbt_pair pairs[GBT_BATCH];
     size_t n_pairs, ngroups;
     struct gbt_split *fbest, *fbest_large; /* GBT_BATCH * p: best split per pair and feature */
@@ -82,6 +94,7 @@ struct gbt_work {
     size_t n_nodes, cap_nodes;
     struct gbt_leaf *leaves;
     size_t n_leaves;
+    size_t n_cut; /* leaves holding a cut (two leaves of the tree each) */
 };
 
 /* ntasks calls of fn, on the pool when parallel. */
@@ -532,17 +545,22 @@ static void gbt_partition(struct gbt_work *w, size_t nbatch)
     int split_leaves = 0;
     for (size_t b = 0; b < nbatch; b++) {
         const struct gbt_leaf *lf = &w->leaves[w->batch[b]];
-        int whole = lf->end - lf->start <= GBT_CHUNK;
+        int whole = lf->end - lf->start <= GBT_PART;
+        if (w->batch_cut[b])
+            continue;
         split_leaves |= !whole;
-        for (size_t at = lf->start; at < lf->end; at += GBT_CHUNK) {
-            size_t m = lf->end - at < GBT_CHUNK ? lf->end - at : GBT_CHUNK;
-            w->chunks[nc++] = (struct gbt_chunk){.lf = lf, .at = at, .m = m, .whole = whole};
+        for (size_t at = lf->start; at < lf->end; at += GBT_PART) {
+            size_t m = lf->end - at < GBT_PART ? lf->end - at : GBT_PART;
+            w->chunks[nc++] =
+                (struct gbt_chunk){.lf = lf, .b = b, .at = at, .m = m, .whole = whole};
         }
         total += lf->end - lf->start;
     }
-    int parallel = total >= 2 * GBT_CHUNK;
+    if (!nc)
+        return;
+    int parallel = total >= 2 * GBT_PART;
     gbt_run(w, nc, gbt_part_task, w, parallel);
-    for (size_t c = 0, b = 0; c < nc; b++) {
+    for (size_t c = 0; c < nc;) {
         size_t first = c, nl = 0;
         for (; c < nc && w->chunks[c].lf == w->chunks[first].lf; c++) {
             w->chunks[c].left_at = nl;
@@ -550,7 +568,7 @@ static void gbt_partition(struct gbt_work *w, size_t nbatch)
         }
         for (size_t i = first; i < c; i++)
             w->chunks[i].leaf_nl = nl;
-        w->batch_nl[b] = nl;
+        w->batch_nl[w->chunks[first].b] = nl;
     }
     if (split_leaves)
         gbt_run(w, nc, gbt_place_task, w, parallel);
@@ -561,7 +579,7 @@ static void gbt_partition(struct gbt_work *w, size_t nbatch)
 static int gbt_pair_up(struct gbt_work *w, struct gbt_leaf *cl, struct gbt_leaf *cr,
                        struct gbt_bin *parent_hist)
 {
-    size_t leaves = w->n_leaves;
+    size_t leaves = w->n_leaves + w->n_cut;
     int ok_l = gbt_can_split(w, cl, leaves), ok_r = gbt_can_split(w, cr, leaves);
     if (!ok_l && !ok_r) {
         gbt_hist_put(w, parent_hist);
@@ -597,19 +615,62 @@ static void gbt_mark_split(struct gbt_work *w, const struct gbt_leaf *lf)
     nd->default_left = s->default_left;
 }
 
+/* Whether neither child of batch leaf b may split (the leaf count as gbt_pair_up will see it:
+ * one more for each earlier leaf of the batch and for this one's right child). */
+static int gbt_terminal(const struct gbt_work *w, size_t b)
+{
+    const struct gbt_leaf *lf = &w->leaves[w->batch[b]];
+    size_t leaves = w->n_leaves + w->n_cut + b + 1;
+    struct gbt_leaf l = {.depth = lf->depth + 1, .n = lf->best.nl};
+    struct gbt_leaf r = {.depth = lf->depth + 1, .n = lf->n - lf->best.nl};
+    return !gbt_can_split(w, &l, leaves) && !gbt_can_split(w, &r, leaves);
+}
+
+/* Leaf i becomes a cut: its children's nodes, no partition, no histogram. */
+static int gbt_cut_leaf(struct gbt_work *w, size_t i)
+{
+    struct gbt_leaf *lf = &w->leaves[i];
+    const struct gbt_split *s = &lf->best;
+    struct gbt_leaf l = {.g = s->gl, .h = s->hl}, r = {.g = lf->g - s->gl, .h = lf->h - s->hl};
+    int32_t node = (int32_t)w->n_nodes;
+    int rc = gbt_new_node(w, &l);
+    rc = rc ? rc : gbt_new_node(w, &r);
+    gbt_hist_put(w, lf->hist);
+    lf->hist = NULL;
+    if (rc)
+        return rc;
+    w->nodes[lf->node].left = node;
+    w->nodes[lf->node].right = node + 1;
+    lf->cut = (struct gbt_cut){node, s->feature, s->bin + s->default_left, s->default_left};
+    lf->best.feature = -1;
+    w->n_cut++;
+    return 0;
+}
+
 /* Leaf i (partitioned, nl rows on the left) becomes its left child; the right child is
  * appended. */
 static int gbt_children(struct gbt_work *w, size_t i, size_t nl)
 {
     struct gbt_leaf parent = w->leaves[i];
     const struct gbt_split *s = &parent.best;
-    struct gbt_leaf l = {
-        parent.start, parent.start + nl, (int32_t)w->n_nodes, parent.depth + 1, s->gl, s->hl, s->nl,
-        NULL,         {.feature = -1}};
-    struct gbt_leaf r = {
-        parent.start + nl, parent.end,       (int32_t)w->n_nodes + 1, parent.depth + 1,
-        parent.g - s->gl,  parent.h - s->hl, parent.n - s->nl,        NULL,
-        {.feature = -1}};
+    struct gbt_leaf l = {.start = parent.start,
+                         .end = parent.start + nl,
+                         .node = (int32_t)w->n_nodes,
+                         .depth = parent.depth + 1,
+                         .g = s->gl,
+                         .h = s->hl,
+                         .n = s->nl,
+                         .best = {.feature = -1},
+                         .cut = {.node = -1}};
+    struct gbt_leaf r = {.start = parent.start + nl,
+                         .end = parent.end,
+                         .node = (int32_t)w->n_nodes + 1,
+                         .depth = parent.depth + 1,
+                         .g = parent.g - s->gl,
+                         .h = parent.h - s->hl,
+                         .n = parent.n - s->nl,
+                         .best = {.feature = -1},
+                         .cut = {.node = -1}};
     int rc = gbt_new_node(w, &l);
     rc = rc ? rc : gbt_new_node(w, &r);
     if (rc) {
@@ -627,12 +688,15 @@ static int gbt_children(struct gbt_work *w, size_t i, size_t nl)
 /* Split the batch's leaves together: partition, children, their histograms and splits. */
 static int gbt_split_batch(struct gbt_work *w, size_t nbatch)
 {
-    for (size_t b = 0; b < nbatch; b++)
+    for (size_t b = 0; b < nbatch; b++) {
         gbt_mark_split(w, &w->leaves[w->batch[b]]);
+        w->batch_cut[b] = gbt_terminal(w, b);
+    }
     gbt_partition(w, nbatch);
     w->n_pairs = 0;
     for (size_t b = 0; b < nbatch; b++) {
-        int rc = gbt_children(w, w->batch[b], w->batch_nl[b]);
+        int rc = w->batch_cut[b] ? gbt_cut_leaf(w, w->batch[b])
+                                 : gbt_children(w, w->batch[b], w->batch_nl[b]);
         if (rc)
             return rc;
     }
@@ -665,7 +729,7 @@ static size_t gbt_select(struct gbt_work *w)
 {
     if (w->prm->max_leaves) {
         long i = gbt_pick(w);
-        if (i < 0 || w->n_leaves >= w->prm->max_leaves)
+        if (i < 0 || w->n_leaves + w->n_cut >= w->prm->max_leaves)
             return 0;
         w->batch[0] = (size_t)i;
         return 1;
@@ -682,9 +746,11 @@ static int gbt_grow(struct gbt_work *w)
 {
     w->n_nodes = 0;
     w->n_leaves = 0;
+    w->n_cut = 0;
     for (size_t i = 0; i < w->n; i++)
         w->rows[i] = i;
-    struct gbt_leaf root = {0, w->n, 0, 0, 0.0, 0.0, (double)w->n, NULL, {.feature = -1}};
+    struct gbt_leaf root = {
+        .end = w->n, .n = (double)w->n, .best = {.feature = -1}, .cut = {.node = -1}};
     for (size_t i = 0; i < w->n; i++) {
         root.g += w->gh[2 * i];
         root.h += w->gh[2 * i + 1];
@@ -914,7 +980,7 @@ static int gbt_alloc(struct gbt_fit *f, const struct ml_matrix *x)
     w->tmp = malloc(n * sizeof *w->tmp);
     w->tmp2 = malloc(n * sizeof *w->tmp2);
     /* a batch's leaves are cut into chunks: at most one partial chunk each */
-    w->chunks = malloc((n / GBT_CHUNK + GBT_BATCH + 1) * sizeof *w->chunks);
+    w->chunks = malloc((n / GBT_PART + GBT_BATCH + 1) * sizeof *w->chunks);
     w->root_n = calloc(p * GBT_NB, sizeof *w->root_n);
     w->fbest = malloc(GBT_BATCH * p * sizeof *w->fbest);
     w->fbest_large = malloc(GBT_BATCH * p * sizeof *w->fbest_large);
@@ -963,20 +1029,22 @@ static void gbt_update_task(void *ctx, size_t l, size_t worker)
     const struct gbt_leaf *lf = &f->w.leaves[l];
     const size_t *rows = f->w.rows + lf->start;
     size_t m = lf->end - lf->start, k = f->k;
-    double v = f->w.nodes[lf->node].value, *raw = f->raw, *gh = f->gh;
+    double *raw = f->raw, *gh = f->gh;
     const double *y = f->ytrain;
-    if (k > 1) {
-        for (size_t i = 0; i < m; i++)
-            raw[rows[i] * k + f->output] += v;
-    } else if (f->m->objective == GBT_OBJ_SQUARED) {
-        for (size_t i = 0; i < m; i++) {
-            size_t r = rows[i];
+    /* a cut sends each row to its side's value */
+    const struct gbt_cut *cut = &lf->cut;
+    const uint8_t *col = cut->node >= 0 ? f->cols + (size_t)cut->feature * f->n : NULL;
+    int32_t node = cut->node >= 0 ? cut->node : lf->node;
+    double vl = f->w.nodes[node].value, vr = f->w.nodes[col ? node + 1 : node].value;
+    for (size_t i = 0; i < m; i++) {
+        size_t r = rows[i];
+        double v = col && ((col[r] + cut->dl) & 0xffu) > cut->lim ? vr : vl;
+        if (k > 1) {
+            raw[r * k + f->output] += v;
+        } else if (f->m->objective == GBT_OBJ_SQUARED) {
             raw[r] += v;
             gh[2 * r] = raw[r] - y[r];
-        }
-    } else {
-        for (size_t i = 0; i < m; i++) {
-            size_t r = rows[i];
+        } else {
             raw[r] += v;
             double p = 1.0 / (1.0 + exp(-raw[r]));
             gh[2 * r] = p - y[r];
