@@ -56,12 +56,18 @@ struct gbt_leaf {
 struct gbt_pair {
     struct gbt_leaf *small, *large;
     int small_splits; /* else the small histogram only serves the subtraction */
+    /* when the parent was partitioned in several chunks whose rows are being placed by the
+     * same job: the small child's rows are read from those chunks (its side of each) */
+    const struct gbt_chunk *chunks;
+    size_t n_chunks;
+    int left;
 };
 
 /* One task of a batch partition: rows[at..at + m) of leaf lf. */
 struct gbt_chunk {
     const struct gbt_leaf *lf;
-    size_t b; /* the leaf's place in the batch */
+    size_t b;     /* the leaf's place in the batch */
+    size_t start; /* the leaf's first row (the leaf entry changes before placement) */
     size_t at, m;
     size_t nl;      /* lefts in this chunk */
     size_t left_at; /* lefts in the leaf's earlier chunks */
@@ -86,6 +92,8 @@ struct gbt_work {
     size_t threads;
     size_t batch[GBT_BATCH]; /* leaves split together */
     size_t batch_nl[GBT_BATCH];
+    size_t batch_chunk[GBT_BATCH], batch_nchunks[GBT_BATCH]; /* their chunks (0: in place) */
+    size_t n_place;           /* chunks still to be copied to their places (by the histogram job) */
     int batch_cut[GBT_BATCH]; /* neither child may split: a cut, no partition */
     struct gbt_pair pairs[GBT_BATCH];
     size_t n_pairs, ngroups;
@@ -350,24 +358,14 @@ static void gbt_build_root(const struct gbt_work *w, struct gbt_bin *hist, size_
  * adjacent; the root reads columns): every slot sums in row order, whatever the grouping.
  * Squared error adds (g, 1) and takes the count from the hessian sum; the root takes the
  * counts it has every round. */
-static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_t f0, size_t f1)
+/* Rows rows[0..m) into the histograms of features [f0, f1) (hist: feature f0's slots). */
+static void gbt_build_rows(const struct gbt_work *w, struct gbt_bin *hist, const size_t *rows,
+                           size_t m, size_t f0, size_t f1)
 {
-    size_t p = w->p, nf = f1 - f0, m = lf->end - lf->start;
-    const size_t *rows = w->rows + lf->start;
+    size_t p = w->p, nf = f1 - f0;
     const uint8_t *codes = w->codes + f0;
     const double *gh = w->gh;
-    struct gbt_bin *hist = lf->hist + f0 * GBT_NB;
-    const uint16_t *nbins = w->bins->nbins + f0;
-    for (size_t j = 0; j < nf; j++) {
-        memset(hist + j * GBT_NB, 0, nbins[j] * sizeof *hist);
-        memset(hist + j * GBT_NB + MLBIN_MISSING, 0, sizeof *hist);
-    }
     int unit = w->unit_hessian;
-    if (m == w->n) { /* the root */
-        gbt_build_root(w, hist, f0, f1);
-        gbt_fill_counts(w, hist, f0, f1, !unit);
-        return;
-    }
     for (size_t i = 0; i < m; i++) {
         size_t r = rows[i];
         if (i + GBT_AHEAD < m) { /* rows are scattered: fetch ahead */
@@ -378,6 +376,34 @@ static void gbt_build(const struct gbt_work *w, const struct gbt_leaf *lf, size_
             gbt_add_row(hist, codes + r * p, nf, gh[2 * r], 1.0, 0);
         else
             gbt_add_row(hist, codes + r * p, nf, gh[2 * r], gh[2 * r + 1], 1);
+    }
+}
+
+/* The small child's histograms of features [f0, f1): its rows in place, or its side of each
+ * of the parent's chunks (the same rows in the same order). */
+static void gbt_build(const struct gbt_work *w, const struct gbt_pair *pr, size_t f0, size_t f1)
+{
+    const struct gbt_leaf *lf = pr->small;
+    struct gbt_bin *hist = lf->hist + f0 * GBT_NB;
+    const uint16_t *nbins = w->bins->nbins + f0;
+    for (size_t j = 0; j < f1 - f0; j++) {
+        memset(hist + j * GBT_NB, 0, nbins[j] * sizeof *hist);
+        memset(hist + j * GBT_NB + MLBIN_MISSING, 0, sizeof *hist);
+    }
+    int unit = w->unit_hessian;
+    if (lf->end - lf->start == w->n) { /* the root */
+        gbt_build_root(w, hist, f0, f1);
+        gbt_fill_counts(w, hist, f0, f1, !unit);
+        return;
+    }
+    if (!pr->n_chunks)
+        gbt_build_rows(w, hist, w->rows + lf->start, lf->end - lf->start, f0, f1);
+    for (size_t c = 0; c < pr->n_chunks; c++) {
+        const struct gbt_chunk *ch = &pr->chunks[c];
+        if (pr->left)
+            gbt_build_rows(w, hist, w->tmp + ch->at, ch->nl, f0, f1);
+        else
+            gbt_build_rows(w, hist, w->tmp2 + ch->at, ch->m - ch->nl, f0, f1);
     }
     if (unit)
         gbt_fill_counts(w, hist, f0, f1, 0);
@@ -407,7 +433,7 @@ static void gbt_pair_task(void *ctx, size_t t, size_t worker)
     size_t k = t / w->ngroups, grp = t % w->ngroups, p = w->p;
     const struct gbt_pair *pr = &w->pairs[k];
     size_t f0 = grp * p / w->ngroups, f1 = (grp + 1) * p / w->ngroups;
-    gbt_build(w, pr->small, f0, f1);
+    gbt_build(w, pr, f0, f1);
     for (size_t f = f0; f < f1; f++) {
         const struct gbt_bin *hs = pr->small->hist + f * GBT_NB;
         struct gbt_split *bs = &w->fbest[k * p + f];
@@ -440,20 +466,47 @@ static int gbt_pair_cmp(const void *a, const void *b)
     return mx > my ? -1 : mx < my;
 }
 
-/* Histograms and best splits of every pair in w->pairs: one job of (pair, feature group)
- * tasks. The grouping only spreads the work; results do not depend on it. */
+/* Phase two: a chunk's lefts and rights copied to their places in the leaf. */
+static void gbt_place_task(void *ctx, size_t c, size_t worker)
+{
+    (void)worker;
+    const struct gbt_work *w = ctx;
+    const struct gbt_chunk *ch = &w->chunks[c];
+    if (ch->whole)
+        return;
+    size_t start = ch->start, rights_before = ch->at - start - ch->left_at;
+    memcpy(w->rows + start + ch->left_at, w->tmp + ch->at, ch->nl * sizeof *w->rows);
+    memcpy(w->rows + start + ch->leaf_nl + rights_before, w->tmp2 + ch->at,
+           (ch->m - ch->nl) * sizeof *w->rows);
+}
+
+/* Pool task of a level: the placement of partitioned chunks first, then (pair, feature
+ * group) histograms. */
+static void gbt_level_task(void *ctx, size_t t, size_t worker)
+{
+    const struct gbt_work *w = ctx;
+    if (t < w->n_place)
+        gbt_place_task(ctx, t, worker);
+    else
+        gbt_pair_task(ctx, t - w->n_place, worker);
+}
+
+/* Histograms and best splits of every pair in w->pairs (and the placement of the chunks the
+ * partition left in tmp / tmp2): one job of (pair, feature group) tasks. The grouping only spreads
+ * the work; results do not depend on it. */
 static void gbt_hists(struct gbt_work *w)
 {
     size_t np = w->n_pairs, p = w->p, work = 0, ng = 1;
     for (size_t k = 0; k < np; k++)
         work += (w->pairs[k].small->end - w->pairs[k].small->start + 4 * GBT_NB) * p;
     qsort(w->pairs, np, sizeof *w->pairs, gbt_pair_cmp);
-    if (w->threads > 1) {
+    if (w->threads > 1 && np) {
         ng = (4 * w->threads + np - 1) / np;
         ng = ng < p ? ng : p;
     }
     w->ngroups = ng;
-    gbt_run(w, np * ng, gbt_pair_task, w, work >= GBT_PAR_WORK);
+    gbt_run(w, w->n_place + np * ng, gbt_level_task, w, work >= GBT_PAR_WORK || w->n_place);
+    w->n_place = 0;
     for (size_t k = 0; k < np; k++) {
         const struct gbt_pair *pr = &w->pairs[k];
         if (pr->small_splits)
@@ -523,22 +576,9 @@ static void gbt_part_task(void *ctx, size_t c, size_t worker)
     ch->nl = gbt_partition_range(w, &ch->lf->best, rows, ch->m, w->tmp + ch->at, w->tmp2 + ch->at);
 }
 
-/* Phase two: a chunk's lefts and rights copied to their places in the leaf. */
-static void gbt_place_task(void *ctx, size_t c, size_t worker)
-{
-    (void)worker;
-    const struct gbt_work *w = ctx;
-    const struct gbt_chunk *ch = &w->chunks[c];
-    if (ch->whole)
-        return;
-    size_t start = ch->lf->start, rights_before = ch->at - start - ch->left_at;
-    memcpy(w->rows + start + ch->left_at, w->tmp + ch->at, ch->nl * sizeof *w->rows);
-    memcpy(w->rows + start + ch->leaf_nl + rights_before, w->tmp2 + ch->at,
-           (ch->m - ch->nl) * sizeof *w->rows);
-}
-
 /* Stable partition of every batch leaf's rows by its best split (the same result on any
- * number of threads); the left counts go to w->batch_nl. */
+ * number of threads); the left counts go to w->batch_nl. Leaves of several chunks are left
+ * in tmp / tmp2 for the histogram job to read and to copy to their places. */
 static void gbt_partition(struct gbt_work *w, size_t nbatch)
 {
     size_t nc = 0, total = 0;
@@ -546,13 +586,15 @@ static void gbt_partition(struct gbt_work *w, size_t nbatch)
     for (size_t b = 0; b < nbatch; b++) {
         const struct gbt_leaf *lf = &w->leaves[w->batch[b]];
         int whole = lf->end - lf->start <= GBT_PART;
+        w->batch_chunk[b] = nc;
+        w->batch_nchunks[b] = whole ? 0 : (lf->end - lf->start + GBT_PART - 1) / GBT_PART;
         if (w->batch_cut[b])
             continue;
         split_leaves |= !whole;
         for (size_t at = lf->start; at < lf->end; at += GBT_PART) {
             size_t m = lf->end - at < GBT_PART ? lf->end - at : GBT_PART;
-            w->chunks[nc++] =
-                (struct gbt_chunk){.lf = lf, .b = b, .at = at, .m = m, .whole = whole};
+            w->chunks[nc++] = (struct gbt_chunk){
+                .lf = lf, .b = b, .start = lf->start, .at = at, .m = m, .whole = whole};
         }
         total += lf->end - lf->start;
     }
@@ -570,14 +612,13 @@ static void gbt_partition(struct gbt_work *w, size_t nbatch)
             w->chunks[i].leaf_nl = nl;
         w->batch_nl[w->chunks[first].b] = nl;
     }
-    if (split_leaves)
-        gbt_run(w, nc, gbt_place_task, w, parallel);
+    w->n_place = split_leaves ? nc : 0; /* the histogram job places them */
 }
 
 /* A pair for the fresh children cl and cr (parent_hist is the parent's histogram, handed on
  * or put back): nothing when neither may split. */
 static int gbt_pair_up(struct gbt_work *w, struct gbt_leaf *cl, struct gbt_leaf *cr,
-                       struct gbt_bin *parent_hist)
+                       struct gbt_bin *parent_hist, size_t b)
 {
     size_t leaves = w->n_leaves + w->n_cut;
     int ok_l = gbt_can_split(w, cl, leaves), ok_r = gbt_can_split(w, cr, leaves);
@@ -592,7 +633,12 @@ static int gbt_pair_up(struct gbt_work *w, struct gbt_leaf *cl, struct gbt_leaf 
         return -ENOMEM;
     }
     struct gbt_pair *pr = &w->pairs[w->n_pairs++];
-    *pr = (struct gbt_pair){small, NULL, small == cl ? ok_l : ok_r};
+    *pr = (struct gbt_pair){small,
+                            NULL,
+                            small == cl ? ok_l : ok_r,
+                            w->chunks + w->batch_chunk[b],
+                            w->batch_nchunks[b],
+                            small == cl};
     if (small == cl ? ok_r : ok_l) {
         large->hist = parent_hist;
         pr->large = large;
@@ -649,8 +695,9 @@ static int gbt_cut_leaf(struct gbt_work *w, size_t i)
 
 /* Leaf i (partitioned, nl rows on the left) becomes its left child; the right child is
  * appended. */
-static int gbt_children(struct gbt_work *w, size_t i, size_t nl)
+static int gbt_children(struct gbt_work *w, size_t b)
 {
+    size_t i = w->batch[b], nl = w->batch_nl[b];
     struct gbt_leaf parent = w->leaves[i];
     const struct gbt_split *s = &parent.best;
     struct gbt_leaf l = {.start = parent.start,
@@ -682,7 +729,7 @@ static int gbt_children(struct gbt_work *w, size_t i, size_t nl)
     w->nodes[parent.node].right = r.node;
     w->leaves[i] = l;
     w->leaves[w->n_leaves++] = r;
-    return gbt_pair_up(w, &w->leaves[i], &w->leaves[w->n_leaves - 1], parent.hist);
+    return gbt_pair_up(w, &w->leaves[i], &w->leaves[w->n_leaves - 1], parent.hist, b);
 }
 
 /* Split the batch's leaves together: partition, children, their histograms and splits. */
@@ -695,12 +742,11 @@ static int gbt_split_batch(struct gbt_work *w, size_t nbatch)
     gbt_partition(w, nbatch);
     w->n_pairs = 0;
     for (size_t b = 0; b < nbatch; b++) {
-        int rc = w->batch_cut[b] ? gbt_cut_leaf(w, w->batch[b])
-                                 : gbt_children(w, w->batch[b], w->batch_nl[b]);
+        int rc = w->batch_cut[b] ? gbt_cut_leaf(w, w->batch[b]) : gbt_children(w, b);
         if (rc)
             return rc;
     }
-    if (w->n_pairs)
+    if (w->n_pairs || w->n_place)
         gbt_hists(w);
     for (size_t k = 0; k < w->n_pairs; k++) {
         struct gbt_pair *pr = &w->pairs[k];
@@ -764,7 +810,7 @@ static int gbt_grow(struct gbt_work *w)
         w->leaves[0].hist = gbt_hist_get(w);
         if (!w->leaves[0].hist)
             return -ENOMEM;
-        w->pairs[0] = (struct gbt_pair){&w->leaves[0], NULL, 1};
+        w->pairs[0] = (struct gbt_pair){.small = &w->leaves[0], .small_splits = 1};
         w->n_pairs = 1;
         gbt_hists(w);
     }
@@ -1038,6 +1084,12 @@ static void gbt_update_task(void *ctx, size_t l, size_t worker)
     double vl = f->w.nodes[node].value, vr = f->w.nodes[col ? node + 1 : node].value;
     for (size_t i = 0; i < m; i++) {
         size_t r = rows[i];
+        if (i + GBT_AHEAD < m) { /* rows are scattered: fetch ahead */
+            size_t a = rows[i + GBT_AHEAD];
+            __builtin_prefetch(raw + a * k);
+            __builtin_prefetch(gh + 2 * a);
+            __builtin_prefetch(y + a);
+        }
         double v = col && ((col[r] + cut->dl) & 0xffu) > cut->lim ? vr : vl;
         if (k > 1) {
             raw[r * k + f->output] += v;
