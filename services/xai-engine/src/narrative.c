@@ -409,11 +409,11 @@ static void say_metric_plain(struct nb *n, const struct nfacts *f)
 {
     if (f->cls && isfinite(f->acc))
         SAY(n,
-            "On rows it had never seen during training, it was right {0}% of the time, about "
-            "{1} times out of ten. ",
+            "On rows it had never seen during training, it was right {0}% of the time: "
+            "about {1} wrong answers in every hundred. ",
             "Sur des lignes qu'il n'avait jamais vues pendant l'entraînement, il a eu raison "
-            "dans {0}\xc2\xa0% des cas, soit environ {1} fois sur dix. ",
-            nb_pct(n, f->acc), nb_num(n, f->acc * 10, 0));
+            "dans {0}\xc2\xa0% des cas, soit environ {1} erreurs sur cent réponses. ",
+            nb_pct(n, f->acc), nb_num(n, (1.0 - f->acc) * 100.0, 0));
     else if (!f->cls && isfinite(f->r2))
         SAY(n,
             "On rows it had never seen during training, it explains {0}% of the ups and downs "
