@@ -18,7 +18,7 @@
 #define GBT_CHUNK    4096   /* rows per task in row-parallel loops */
 #define GBT_PART     16384  /* rows per partition task (leaves up to this size: one task) */
 #define GBT_BATCH    64     /* leaves split together at most */
-#define GBT_AHEAD    16     /* rows a histogram build prefetches ahead */
+#define GBT_AHEAD    16     /* rows prefetched ahead by loops over scattered rows */
 
 struct gbt_bin {
     double g, h, n;
@@ -92,7 +92,8 @@ struct gbt_work {
     size_t threads;
     size_t batch[GBT_BATCH]; /* leaves split together */
     size_t batch_nl[GBT_BATCH];
-    size_t batch_chunk[GBT_BATCH], batch_nchunks[GBT_BATCH]; /* their chunks (0: in place) */
+    /* their first chunk and chunk count (0: partitioned in place, or a cut) */
+    size_t batch_chunk[GBT_BATCH], batch_nchunks[GBT_BATCH];
     size_t n_place;           /* chunks still to be copied to their places (by the histogram job) */
     int batch_cut[GBT_BATCH]; /* neither child may split: a cut, no partition */
     struct gbt_pair pairs[GBT_BATCH];
