@@ -10,6 +10,7 @@ import {
   el, errorBlock, loadingBlock, stateBlock, errorText, fmtNum, focusSoon, select,
 } from './ui.js';
 import { destroyCharts, keepChart, chartLibrary } from './charts.js';
+import { explainPanel } from './explain.js';
 import {
   resultsSections, headline, metricName, metricValue, lowerIsBetter, reasonWords, CLS_METRICS, CLS_WEIGHTED, REG_METRICS,
 } from './results.js';
@@ -195,6 +196,7 @@ export function experimentPage(root, ctx, id) {
   let stop = null;
   let card = null;
   let gone = false;
+  let panel = null; // "Explain this model", kept across redraws
 
   async function loadResults() {
     st.results = null;
@@ -325,7 +327,9 @@ export function experimentPage(root, ctx, id) {
     } else if (!st.results) {
       body = [loadingBlock(t('exp.results_loading'))];
     } else {
-      body = resultsSections(st.results);
+      if (panel) panel.draw();
+      else panel = explainPanel(run, ctx);
+      body = [resultsSections(st.results), panel.node];
     }
     root.replaceChildren(el('section', { class: 'page page-experiment', 'aria-labelledby': 'page-title' },
       el('p', { class: 'crumbs' }, el('a', { href: '#/experiments', text: t('nav.experiments') })),
@@ -341,7 +345,7 @@ export function experimentPage(root, ctx, id) {
   }
 
   load().then(() => focusSoon(document.getElementById('page-title')));
-  return { draw, leave: () => { gone = true; if (stop) stop(); } };
+  return { draw, leave: () => { gone = true; if (stop) stop(); if (panel) panel.leave(); } };
 }
 
 // ------------------------------------------------------------------ list

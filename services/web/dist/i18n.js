@@ -4,6 +4,7 @@
 
 import { selStrings } from './i18n-sel.js';
 import { mlStrings } from './i18n-ml.js';
+import { xaiStrings } from './i18n-xai.js';
 
 const STORAGE_KEY = 'ibx.lang';
 
@@ -239,6 +240,8 @@ export const dictionaries = {
 for (const lang of Object.keys(dictionaries)) Object.assign(dictionaries[lang], selStrings[lang]);
 // The training, experiment and results screens keep theirs in i18n-ml.js.
 for (const lang of Object.keys(dictionaries)) Object.assign(dictionaries[lang], mlStrings[lang]);
+// The explanation screens keep theirs in i18n-xai.js.
+for (const lang of Object.keys(dictionaries)) Object.assign(dictionaries[lang], xaiStrings[lang]);
 
 export const LANGS = Object.keys(dictionaries);
 

@@ -102,8 +102,9 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'deleted']);
  * ({id, status, progress, stage, error}); onEnd(state) once the run has ended;
  * onProblem(err, retrying) when the stream breaks (it reconnects by itself, the server
  * sends the current state first) or is refused (401, 404: no retry). Returns stop().
+ * collection: 'experiments', or 'explanations' (whose events have the same form).
  */
-export function followRun(id, { onState, onEnd, onProblem }) {
+export function followRun(id, { onState, onEnd, onProblem }, collection = 'experiments') {
   let stopped = false;
   let ctrl = null;
   let attempt = 0;
@@ -119,7 +120,7 @@ export function followRun(id, { onState, onEnd, onProblem }) {
     ctrl = new AbortController();
     let res;
     try {
-      res = await fetch(`${V1}/experiments/${enc(id)}/events`, {
+      res = await fetch(`${V1}/${collection}/${enc(id)}/events`, {
         headers: authHeaders('text/event-stream'), credentials: 'same-origin', cache: 'no-store', signal: ctrl.signal,
       });
     } catch {

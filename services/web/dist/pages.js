@@ -1,5 +1,6 @@
 // pages: the signed-in screens reached by the address's #hash (datasets, a dataset, upload,
-// projects, a project, its form, the training wizard, experiments, a run, the comparison).
+// projects, a project, its form, the training wizard, experiments, a run, the comparison,
+// explanations and one explanation).
 // mount() draws the page for the current hash into a node; redraw() draws it again in the
 // new language without fetching again.
 import { cataloguePage, datasetPage } from './datasets.js';
@@ -8,6 +9,7 @@ import { projectsPage, projectFormPage, projectPage } from './projects.js';
 import { destroyCharts } from './charts.js';
 import { trainPage } from './train.js';
 import { experimentsPage, experimentPage, comparePage } from './experiments.js';
+import { explanationsPage, explanationPage } from './explain.js';
 
 const ROUTES = [
   [/^#\/datasets\/?$/, (root, ctx) => cataloguePage(root, ctx), 'datasets'],
@@ -22,6 +24,8 @@ const ROUTES = [
   [/^#\/experiments\/?$/, (root, ctx) => experimentsPage(root, ctx), 'experiments'],
   [/^#\/experiments\/compare\/?(\?.*)?$/, (root, ctx, m) => comparePage(root, ctx, m[0]), 'experiments'],
   [/^#\/experiments\/([\w-]+)\/?$/, (root, ctx, m) => experimentPage(root, ctx, m[1]), 'experiments'],
+  [/^#\/explanations\/?$/, (root, ctx) => explanationsPage(root, ctx), 'explanations'],
+  [/^#\/explanations\/([\w-]+)\/?$/, (root, ctx, m) => explanationPage(root, ctx, m[1]), 'explanations'],
 ];
 
 let current = null;
