@@ -2,7 +2,9 @@
  * model-serving processes: a decision tree trained on iris is deployed (fetched as its
  * owner, SHA-256 verified), listed, predicted (labels, probabilities; 422 for missing,
  * unknown and mistyped features and too many rows), deployed again as version 2,
- * reloaded after a restart, private to its owner (404 for another user) and deleted. */
+ * reloaded after a restart, served by the KServe V2 routes (health, metadata, infer with
+ * one tensor or one input per feature, explain with additivity residuals below 1e-9), private to
+ * its owner (404 for another user) and deleted. */
 #include "th_form.h"
 #include "th_stack.h"
 #include "th_tokens.h"
@@ -10,6 +12,7 @@
 #include <ibx/auth.h>
 #include <ibx/ids.h>
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -246,6 +249,93 @@ static void test_versions_and_restart(void **state)
     th_resp_free(&r);
 }
 
+static const char *const v2_tensor =
+    "{\"id\":\"r1\",\"inputs\":[{\"name\":\"x\",\"shape\":[3,4],\"datatype\":\"FP64\","
+    "\"data\":[5.1,3.5,1.4,0.2,7.0,3.2,4.7,1.4,6.3,3.3,6.0,2.5]}]}";
+
+static const json_t *v2_output(const json_t *body, const char *name)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(body, "outputs"), i, o)
+    {
+        if (strcmp(str(o, "name"), name) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static void test_v2(void **state)
+{
+    struct th_resp r;
+    assert_int_equal(th_call(srv->url, "GET", "/v2/health/live", NULL, NULL, &r), 200);
+    assert_true(json_is_true(json_object_get(r.json, "live")));
+    th_resp_free(&r);
+    assert_int_equal(th_call(srv->url, "GET", "/v2/health/ready", NULL, NULL, &r), 200);
+    th_resp_free(&r);
+    assert_int_equal(th_call(srv->url, "GET", "/v2", alice, NULL, &r), 200);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r.json, "extensions"), 0)),
+                        "explain");
+    th_resp_free(&r);
+    assert_int_equal(th_call(srv->url, "GET", "/v2/models/iris", alice, NULL, &r), 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "inputs")), 4);
+    assert_int_equal(json_array_size(json_object_get(r.json, "versions")), 2);
+    th_resp_free(&r);
+    assert_int_equal(th_call(srv->url, "GET", "/v2/models/iris/versions/1/ready", alice, NULL, &r),
+                     200);
+    th_resp_free(&r);
+    assert_int_equal(th_call(srv->url, "GET", "/v2/models/iris/versions/9", alice, NULL, &r), 404);
+    assert_non_null(json_object_get(r.json, "error"));
+    th_resp_free(&r);
+
+    assert_int_equal(th_call(srv->url, "POST", "/v2/models/iris/infer", alice, v2_tensor, &r), 200);
+    assert_string_equal(str(r.json, "id"), "r1");
+    const json_t *pred = v2_output(r.json, "predictions");
+    assert_non_null(pred);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(pred, "data"), 2)), "2");
+    const json_t *proba = v2_output(r.json, "probabilities");
+    assert_non_null(proba);
+    assert_int_equal(json_array_size(json_object_get(proba, "data")), 9);
+    th_resp_free(&r);
+
+    const char *per_feature =
+        "{\"inputs\":[{\"name\":\"sepal length (cm)\",\"shape\":[1],\"datatype\":\"FP64\","
+        "\"data\":[7.0]},{\"name\":\"sepal width (cm)\",\"shape\":[1],\"datatype\":\"FP64\","
+        "\"data\":[3.2]},{\"name\":\"petal length (cm)\",\"shape\":[1],\"datatype\":"
+        "\"FP64\",\"data\":[4.7]},{\"name\":\"petal width (cm)\",\"shape\":[1],"
+        "\"datatype\":\"FP64\",\"data\":[1.4]}]}";
+    assert_int_equal(th_call(srv->url, "POST", "/v2/models/iris/infer", alice, per_feature, &r),
+                     200);
+    pred = v2_output(r.json, "predictions");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(pred, "data"), 0)), "1");
+    th_resp_free(&r);
+    assert_int_equal(th_call(srv->url, "POST", "/v2/models/iris/infer", alice,
+                             "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,3],\"datatype\":"
+                             "\"FP64\",\"data\":[1,2,3]}]}",
+                             &r),
+                     422);
+    assert_non_null(json_object_get(r.json, "error"));
+    th_resp_free(&r);
+
+    assert_int_equal(th_call(srv->url, "POST", "/v2/models/iris/explain", alice, v2_tensor, &r),
+                     200);
+    const json_t *res = v2_output(r.json, "additivity_residual");
+    assert_non_null(res);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(res, "data"), i, v)
+    {
+        assert_true(fabs(json_number_value(v)) < 1e-9);
+    }
+    assert_non_null(v2_output(r.json, "shap_values"));
+    th_resp_free(&r);
+
+    assert_int_equal(th_call(srv->url, "POST", "/v2/models/iris/infer", bob, v2_tensor, &r), 404);
+    th_resp_free(&r);
+    assert_int_equal(th_call(srv->url, "GET", "/v2/models/iris", bob, NULL, &r), 404);
+    th_resp_free(&r);
+}
+
 static void test_owner_only(void **state)
 {
     struct th_resp r;
@@ -282,11 +372,9 @@ static void test_delete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deploy_and_predict),
-        cmocka_unit_test(test_problems),
-        cmocka_unit_test(test_versions_and_restart),
-        cmocka_unit_test(test_owner_only),
-        cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_deploy_and_predict),   cmocka_unit_test(test_problems),
+        cmocka_unit_test(test_versions_and_restart), cmocka_unit_test(test_v2),
+        cmocka_unit_test(test_owner_only),           cmocka_unit_test(test_delete),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

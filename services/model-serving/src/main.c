@@ -34,6 +34,21 @@ static const struct http_route routes[] = {
     {"POST", "/api/v1/models/{name}/predict", dep_predict, 32 * 1024 * 1024, 0,
      "predict {instances: [{feature: value}]} (at most 10000) with the latest version: "
      "predictions, probabilities, labels; 422 names each problem"},
+    {"GET", "/v2/health/live", v2_live, 0, HTTP_PUBLIC, "V2: the server is live"},
+    {"GET", "/v2/health/ready", v2_ready, 0, HTTP_PUBLIC, "V2: the server is ready"},
+    {"GET", "/v2", v2_server, 0, HTTP_PUBLIC, "V2 server metadata (extensions: explain)"},
+    {"GET", "/v2/models/{name}", v2_model_meta, 0, 0, "V2 model metadata (latest version)"},
+    {"GET", "/v2/models/{name}/versions/{version}", v2_model_meta, 0, 0, "V2 model metadata"},
+    {"GET", "/v2/models/{name}/ready", v2_model_ready, 0, 0, "V2 model readiness"},
+    {"GET", "/v2/models/{name}/versions/{version}/ready", v2_model_ready, 0, 0,
+     "V2 model version readiness"},
+    {"POST", "/v2/models/{name}/infer", v2_infer, 32 * 1024 * 1024, 0,
+     "V2 inference: one FP64/FP32/INT64 tensor [n, p] in feature order or one input per "
+     "feature; outputs predictions and probabilities"},
+    {"POST", "/v2/models/{name}/versions/{version}/infer", v2_infer, 32 * 1024 * 1024, 0,
+     "V2 inference on a version"},
+    {"POST", "/v2/models/{name}/explain", v2_explain, 32 * 1024 * 1024, 0,
+     "V2 explain extension: SHAP values, base values, predictions, additivity residuals"},
 };
 
 static int sv_init(struct svc *s)

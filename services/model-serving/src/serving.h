@@ -68,6 +68,15 @@ int dep_reload(struct svc *s);
 /* Load model bytes and warm it up with one prediction: 0, -EINVAL (err says), -ENOMEM. */
 int dep_load_bytes(const void *data, size_t len, struct model **out, char *err, size_t errlen);
 
+/* ---- v2.c: the KServe V2 REST routes ---- */
+void v2_live(struct http_req *req, struct http_resp *resp);
+void v2_ready(struct http_req *req, struct http_resp *resp);
+void v2_server(struct http_req *req, struct http_resp *resp);
+void v2_model_meta(struct http_req *req, struct http_resp *resp);
+void v2_model_ready(struct http_req *req, struct http_resp *resp);
+void v2_infer(struct http_req *req, struct http_resp *resp);
+void v2_explain(struct http_req *req, struct http_resp *resp);
+
 /* ---- store.c: the only file that speaks SQL ---- */
 /* Insert a ready deployment at the owner's next version of name; *version set. */
 int store_insert(struct svc *s, const struct sv_entry *e, int *version)
