@@ -3,8 +3,8 @@
  * owner, SHA-256 verified), listed, predicted (labels, probabilities; 422 for missing,
  * unknown and mistyped features and too many rows), deployed again as version 2,
  * reloaded after a restart, served by the KServe V2 routes (health, metadata, infer with
- * one tensor or one input per feature, explain with additivity residuals below 1e-9), private to
- * its owner (404 for another user) and deleted. */
+ * one tensor or one input per feature, explain with additivity residuals below 1e-9), counted in
+ * per-model metrics, private to its owner (404 for another user) and deleted. */
 #include "th_form.h"
 #include "th_stack.h"
 #include "th_tokens.h"
@@ -336,6 +336,33 @@ static void test_v2(void **state)
     th_resp_free(&r);
 }
 
+/* A per-model series' value from model-serving's /metrics (-1 when absent). */
+static double metric(const char *name, const char *labels)
+{
+    char url[128], key[256];
+    snprintf(url, sizeof(url), "%s/metrics", srv->url);
+    snprintf(key, sizeof(key), "%s{%s} ", name, labels);
+    struct th_resp r;
+    double v = -1;
+    if (th_http("GET", url, NULL, NULL, &r) == 0 && r.body) {
+        const char *p = strstr(r.body, key);
+        v = p ? strtod(p + strlen(key), NULL) : -1;
+    }
+    th_resp_free(&r);
+    return v;
+}
+
+static void test_metrics(void **state)
+{
+    const char *infer = "model=\"iris\",version=\"2\",api=\"infer\"";
+    assert_true(metric("ibx_serving_requests_total", infer) >= 3);
+    assert_true(metric("ibx_serving_rows_total", infer) >= 4);
+    assert_true(metric("ibx_serving_errors_total", infer) >= 1);
+    assert_true(metric("ibx_serving_request_seconds_count", infer) >= 3);
+    assert_true(metric("ibx_serving_rows_total", "model=\"iris\",version=\"2\",api=\"explain\"") >=
+                3);
+}
+
 static void test_owner_only(void **state)
 {
     struct th_resp r;
@@ -372,9 +399,13 @@ static void test_delete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deploy_and_predict),   cmocka_unit_test(test_problems),
-        cmocka_unit_test(test_versions_and_restart), cmocka_unit_test(test_v2),
-        cmocka_unit_test(test_owner_only),           cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_deploy_and_predict),
+        cmocka_unit_test(test_problems),
+        cmocka_unit_test(test_versions_and_restart),
+        cmocka_unit_test(test_v2),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_owner_only),
+        cmocka_unit_test(test_delete),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

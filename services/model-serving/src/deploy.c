@@ -2,6 +2,7 @@
  * kept in this service's artifact store, loaded in the registry) and predictions. */
 #include "serving.h"
 
+#include <ibx/clock.h>
 #include <ibx/hash.h>
 #include <ibx/httpc.h>
 #include <ibx/ids.h>
@@ -253,6 +254,7 @@ void dep_predict(struct http_req *req, struct http_resp *resp)
 {
     struct sv_app *app = dep_app(req);
     const char *name = http_req_param(req, "name");
+    double t0 = clock_mono_s();
     struct sv_entry *e = reg_get(&app->reg, req->claims.sub, name ?: "", 0);
     json_t *body = NULL, *out = NULL, *problems = NULL;
     if (!e) {
@@ -286,6 +288,8 @@ void dep_predict(struct http_req *req, struct http_resp *resp)
     http_resp_json(resp, 200, out);
     out = NULL;
 out:
+    smetrics_observe(e, "predict", json_array_size(json_object_get(body, "instances")), t0,
+                     resp->status);
     json_decref(out);
     json_decref(problems);
     json_decref(body);

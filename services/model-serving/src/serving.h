@@ -68,6 +68,12 @@ int dep_reload(struct svc *s);
 /* Load model bytes and warm it up with one prediction: 0, -EINVAL (err says), -ENOMEM. */
 int dep_load_bytes(const void *data, size_t len, struct model **out, char *err, size_t errlen);
 
+/* ---- smetrics.c ---- */
+/* Count one request to e through api ("predict", "infer", "explain") that began at t0
+ * (clock_mono_s) and answered status, with rows rows. */
+void smetrics_observe(const struct sv_entry *e, const char *api, size_t rows, double t0,
+                      int status);
+
 /* ---- v2.c: the KServe V2 REST routes ---- */
 void v2_live(struct http_req *req, struct http_resp *resp);
 void v2_ready(struct http_req *req, struct http_resp *resp);

@@ -3,6 +3,7 @@
  * explain extension (SHAP values). Errors are {"error": "..."} as the protocol says. */
 #include "serving.h"
 
+#include <ibx/clock.h>
 #include <ibx/explain.h>
 #include <ibx/prep.h>
 
@@ -293,6 +294,7 @@ static json_t *v2_infer_outputs(const struct sv_entry *e, const json_t *pred)
 
 void v2_infer(struct http_req *req, struct http_resp *resp)
 {
+    double t0 = clock_mono_s();
     struct sv_entry *e = v2_model(req, resp);
     if (!e)
         return;
@@ -318,6 +320,7 @@ void v2_infer(struct http_req *req, struct http_resp *resp)
         json_object_set(o, "id", json_object_get(body, "id"));
     http_resp_json(resp, 200, o);
 out:
+    smetrics_observe(e, "infer", json_array_size(inst), t0, resp->status);
     json_decref(inst);
     json_decref(pred);
     json_decref(problems);
@@ -327,6 +330,7 @@ out:
 
 void v2_explain(struct http_req *req, struct http_resp *resp)
 {
+    double t0 = clock_mono_s();
     struct sv_entry *e = v2_model(req, resp);
     if (!e)
         return;
@@ -355,6 +359,7 @@ void v2_explain(struct http_req *req, struct http_resp *resp)
     else
         v2_error(resp, 500, "out of memory");
 out:
+    smetrics_observe(e, "explain", json_array_size(inst), t0, resp->status);
     explain_result_release(&r);
     json_decref(inst);
     json_decref(problems);
