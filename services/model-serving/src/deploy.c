@@ -212,8 +212,13 @@ void dep_create(struct http_req *req, struct http_resp *resp)
         goto out;
     char id[BLOB_ID_LEN + 1];
     int rc = blob_put(app->blobs, bytes.data, bytes.len, "application/octet-stream", id);
-    if (rc == 0)
+    /* two deployments of one name at once may pick the same version: the loser retries */
+    for (int attempt = 0; rc == 0 && attempt < 3; attempt++) {
         rc = store_insert(s, e, &e->version);
+        if (rc != -EEXIST)
+            break;
+        rc = attempt < 2 ? 0 : rc;
+    }
     if (rc) {
         http_resp_errno(resp, rc, "the deployment could not be stored");
         goto out;

@@ -84,7 +84,8 @@ void v2_infer(struct http_req *req, struct http_resp *resp);
 void v2_explain(struct http_req *req, struct http_resp *resp);
 
 /* ---- store.c: the only file that speaks SQL ---- */
-/* Insert a ready deployment at the owner's next version of name; *version set. */
+/* Insert a ready deployment at the owner's next version of name; *version set. -EEXIST
+ * when a concurrent deployment took that version (try again). */
 int store_insert(struct svc *s, const struct sv_entry *e, int *version)
     __attribute__((warn_unused_result));
 /* Delete the owner's name (all versions): 0, -ENOENT. *shas (caller decrefs) gets the

@@ -9,14 +9,13 @@ int store_insert(struct svc *s, const struct sv_entry *e, int *version)
 {
     const char *p[] = {e->id, e->user_id, e->name, e->experiment_id, e->sha256};
     PGresult *r = NULL;
-    /* the advisory lock serialises versions of one owner's name */
+    /* the unique (user_id, name, version) key settles a race: the caller retries on -EEXIST */
     int rc = db_query(s->db,
-                      "WITH l AS (SELECT pg_advisory_xact_lock(hashtext($2 || '/' || $3))) "
                       "INSERT INTO serving.deployments (id, user_id, name, version, experiment_id, "
                       "artifact_sha256, status) SELECT $1::uuid, $2::uuid, $3, "
                       "coalesce((SELECT max(version) FROM serving.deployments d WHERE "
                       "d.user_id = $2::uuid AND d.name = $3), 0) + 1, $4::uuid, $5, 'ready' "
-                      "FROM l RETURNING version",
+                      "RETURNING version",
                       5, p, &r);
     if (rc == 0 && PQntuples(r) == 1)
         *version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
