@@ -9,7 +9,8 @@
 // panel, follows its progress to the end, sees a ranking whose first column is a petal
 // measurement and the narrative, switches the reader level and reads another narrative,
 // asks a local LIME explanation of row 0 and sees its contributions, reads the panel in
-// French, and finds both explanations in the list. Screenshots go to $IBX_TEST_OUTPUT.
+// French, finds both explanations in the list, then asks for partial dependence curves and
+// permutation importance. Screenshots go to $IBX_TEST_OUTPUT.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -89,7 +90,7 @@ async function narrativeText(page) {
   });
 }
 
-test('explanations: global TreeSHAP with narrative levels, local LIME of row 0, French, the list', async (t) => {
+test('explanations: global TreeSHAP with narrative levels, local LIME of row 0, French, the list, PDP, permutation', async (t) => {
   if (skipReason) return t.skip(skipReason);
   const { token, runId } = await trainedForest();
   const { context, page, problems } = await openPage(browser);
@@ -107,7 +108,8 @@ test('explanations: global TreeSHAP with narrative levels, local LIME of row 0, 
     // A global explanation: the service chooses TreeSHAP and says why; progress to the end.
     await page.click('#xai-submit');
     await visible(page, '#xai-progress');
-    await seeText(page, '#xai-method', 'tree');
+    await seeText(page, '#xai-method', 'TreeSHAP');
+    await seeText(page, '#xai-method-reason', 'decision trees');
     await page.waitForSelector('#xai-progress[data-status="completed"]', { timeout: XAI_TIMEOUT });
     await seeText(page, '#xai-progress', '100 %');
     await visible(page, '#xai-ranking canvas');
@@ -140,7 +142,7 @@ test('explanations: global TreeSHAP with narrative levels, local LIME of row 0, 
     await page.fill('#xai-row', '0');
     await page.selectOption('#xai-method-select', 'lime');
     await page.click('#xai-submit');
-    await seeText(page, '#xai-method', 'lime');
+    await seeText(page, '#xai-method', 'LIME');
     await page.waitForSelector('#xai-progress[data-status="completed"]', { timeout: XAI_TIMEOUT });
     await visible(page, '#xai-contrib-table');
     assert.ok(await count(page, '#xai-contrib-table tbody tr') >= 4, 'a contribution per column');
@@ -158,6 +160,7 @@ test('explanations: global TreeSHAP with narrative levels, local LIME of row 0, 
     await seeText(page, '#xai-panel-title', 'Expliquer ce modèle');
     await seeText(page, '#xai-local-title', 'Pourquoi cette prédiction');
     await seeText(page, '#xai-submit', 'Expliquer');
+    await seeText(page, '#xai-method-reason', 'LIME a été demandé');
     await page.waitForFunction(() => (document.getElementById('xai-narrative-text') || {}).lang === 'fr');
     await shot(page, 'explain-04-french');
     await page.click('[data-lang-choice="en"]');
@@ -172,6 +175,25 @@ test('explanations: global TreeSHAP with narrative levels, local LIME of row 0, 
     await page.waitForURL(/#\/explanations\/[\w-]+$/);
     await visible(page, '#xai-contrib-table');
     await shot(page, 'explain-05-list-item');
+
+    // Partial dependence curves, then permutation importance with its spread.
+    await page.goto(`${BASE}/#/experiments/${runId}`);
+    await visible(page, '#xai-panel');
+    await page.selectOption('#xai-method-select', 'pdp');
+    await page.click('#xai-submit');
+    await seeText(page, '#xai-method', 'Partial dependence');
+    await page.waitForSelector('#xai-progress[data-status="completed"]', { timeout: XAI_TIMEOUT });
+    await visible(page, '#xai-pdp canvas');
+    assert.equal(await count(page, '#xai-pdp figure'), 3, 'the curves of the three most important columns');
+    await shot(page, 'explain-06-pdp');
+    await page.selectOption('#xai-type', 'feature_importance');
+    await page.selectOption('#xai-method-select', 'permutation');
+    await page.click('#xai-submit');
+    await seeText(page, '#xai-method', 'Permutation importance');
+    await page.waitForSelector('#xai-progress[data-status="completed"]', { timeout: XAI_TIMEOUT });
+    await visible(page, '#xai-ranking canvas');
+    await seeText(page, '.xai-ranking-table', '±');
+    await shot(page, 'explain-07-permutation');
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

@@ -7,6 +7,7 @@ import { followRun } from './mlapi.js';
 import { el, field, select, errorText, errorBlock, loadingBlock, stateBlock, fmtNum, focusSoon } from './ui.js';
 import { t, getLang, formatDate } from './i18n.js';
 import { bars, chartLibrary, keepChart, destroyCharts } from './charts.js';
+import { xaiReasons } from './i18n-xai.js';
 
 const V1 = '/api/v1';
 const enc = encodeURIComponent;
@@ -21,6 +22,20 @@ export const xai = {
   narrative: (id, level, lang) => request(`${V1}/explanations/${enc(id)}/narrative`, { query: { audience_level: level, language: lang } }),
   list: (query) => request(`${V1}/explanations`, { query }),
 };
+
+const METHOD_NAMES = { tree_shap: 'TreeSHAP', linear_shap: 'Linear SHAP', kernel_shap: 'KernelSHAP', lime: 'LIME' };
+
+// A method's name for people (the service's id when unknown).
+export function methodName(m) {
+  if (m === 'permutation' || m === 'pdp') return t(`xai.method.${m}`);
+  return METHOD_NAMES[m] || String(m || '');
+}
+
+// The service's reason for its method, in French when the UI is.
+function reasonText(r) {
+  if (!r) return '';
+  return getLang() === 'fr' && xaiReasons[r] ? xaiReasons[r] : r;
+}
 
 function num(v) {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
@@ -195,8 +210,8 @@ function pdpView(res) {
 function detailsView(res, expl) {
   const rows = [];
   const add = (k, v) => { if (v !== undefined && v !== null && v !== '') rows.push(el('tr', {}, el('th', { scope: 'row', text: k }), el('td', { text: String(v) }))); };
-  add(t('xai.method'), res.method);
-  add(t('xai.method_reason'), res.method_reason || (expl && expl.method_reason));
+  add(t('xai.method'), res.method ? `${methodName(res.method)} (${res.method})` : null);
+  add(t('xai.method_reason'), reasonText(res.method_reason || (expl && expl.method_reason)));
   add(t('xai.exact'), res.exact === undefined ? null : t(res.exact ? 'xai.yes' : 'xai.no'));
   const residual = res.additivity ? num(res.additivity.max_abs_residual) : res.local ? num(res.local.residual) : null;
   if (residual !== null) add(t('xai.residual'), residual.toExponential(2));
@@ -331,8 +346,8 @@ export function explanationView(id, ctx, initial) {
     }
     const e = st.expl;
     const head = el('p', { class: 'xai-method', id: 'xai-method' },
-      t('xai.method_used', { method: e.method_used || '' }),
-      e.method_reason ? el('span', { class: 'muted small', text: ` — ${e.method_reason}` }) : null);
+      t('xai.method_used', { method: methodName(e.method_used) }),
+      e.method_reason ? el('span', { class: 'muted small', id: 'xai-method-reason', text: ` — ${reasonText(e.method_reason)}` }) : null);
     if (e.status !== 'completed' || !st.results) {
       node.replaceChildren(...[head, progressBlock(e), e.status === 'completed' ? loadingBlock(t('exp.results_loading')) : null].filter(Boolean));
       return;
@@ -453,7 +468,7 @@ export function explanationsPage(root, ctx) {
       el('tbody', {}, list.explanations.map((e) => el('tr', { 'data-explanation': e.id },
         el('td', {}, el('a', { href: `#/explanations/${e.id}`, text: formatDate(e.created_at) })),
         el('td', { text: t(`xai.type.${e.explanation_type}`) }),
-        el('td', { text: e.method_used || '' }),
+        el('td', { text: methodName(e.method_used) }),
         el('td', { text: t(`xai.status.${e.status}`) }),
         el('td', {}, el('a', { href: `#/experiments/${e.experiment_id}`, text: t('xai.list.open_experiment') })))))));
   }

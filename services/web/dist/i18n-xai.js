@@ -192,3 +192,34 @@ export const xaiStrings = {
     'xai.list.next': 'Suivante',
   },
 };
+
+// The service's reasons for its choice of method (xai-engine's xreq.c) in French; any other
+// reason is shown as the service wrote it.
+export const xaiReasons = {
+  'SHAP was requested and the model is made of decision trees: TreeSHAP computes exact Shapley values by following the trees\' paths':
+    'SHAP a été demandé et le modèle est fait d’arbres de décision : TreeSHAP calcule les valeurs de Shapley exactes en suivant les chemins des arbres',
+  'SHAP was requested and the model is linear: Linear SHAP gives exact Shapley values from the coefficients and the training data\'s means':
+    'SHAP a été demandé et le modèle est linéaire : Linear SHAP donne les valeurs de Shapley exactes à partir des coefficients et des moyennes des données d’entraînement',
+  'SHAP was requested and the model has no structure an exact algorithm can use: KernelSHAP estimates the Shapley values from the model\'s answers on sampled feature coalitions':
+    'SHAP a été demandé et le modèle n’a pas de structure qu’un algorithme exact puisse utiliser : KernelSHAP estime les valeurs de Shapley à partir des réponses du modèle sur des coalitions de variables tirées au hasard',
+  'auto: the model is made of decision trees, so TreeSHAP gives exact Shapley values quickly by following the trees\' paths':
+    'automatique : le modèle est fait d’arbres de décision, donc TreeSHAP donne vite les valeurs de Shapley exactes en suivant les chemins des arbres',
+  'auto: the model is linear, so Linear SHAP gives exact Shapley values from its coefficients and the training data\'s means':
+    'automatique : le modèle est linéaire, donc Linear SHAP donne les valeurs de Shapley exactes à partir de ses coefficients et des moyennes des données d’entraînement',
+  'auto: a feature-importance ranking for a model with no exact SHAP algorithm: permutation importance measures how much the test score drops when each feature is shuffled':
+    'automatique : un classement des variables pour un modèle sans algorithme SHAP exact : l’importance par permutation mesure la baisse du score de test quand chaque variable est mélangée',
+  'auto: a local explanation for a novice on a model with no exact SHAP algorithm: LIME answers with a few readable rules about this instance':
+    'automatique : une explication locale pour un débutant sur un modèle sans algorithme SHAP exact : LIME répond par quelques règles lisibles sur cette ligne',
+  'auto: the model has no exact SHAP algorithm but few features (at most 16), so KernelSHAP estimates Shapley values accurately at a modest cost':
+    'automatique : le modèle n’a pas d’algorithme SHAP exact mais peu de variables (16 au plus), donc KernelSHAP estime bien les valeurs de Shapley pour un coût modeste',
+  'auto: the model has no exact SHAP algorithm and many features (more than 16), where KernelSHAP becomes costly: LIME fits a simple local surrogate instead':
+    'automatique : le modèle n’a pas d’algorithme SHAP exact et beaucoup de variables (plus de 16), où KernelSHAP devient coûteux : LIME ajuste à la place un substitut local simple',
+  'LIME was requested: a weighted linear surrogate fitted around the instance on perturbed samples':
+    'LIME a été demandé : un substitut linéaire pondéré ajusté autour de la ligne sur des exemples perturbés',
+  'LIME was requested: local surrogates fitted on a sample of rows, ranked by their mean absolute weight':
+    'LIME a été demandé : des substituts locaux ajustés sur un échantillon de lignes, classés par leur poids absolu moyen',
+  'permutation importance was requested: the drop of the test score when each feature is shuffled':
+    'l’importance par permutation a été demandée : la baisse du score de test quand chaque variable est mélangée',
+  'partial dependence was requested: the model\'s average answer as one feature moves over its range, with individual (ICE) curves':
+    'la dépendance partielle a été demandée : la réponse moyenne du modèle quand une variable parcourt son étendue, avec les courbes individuelles (ICE)',
+};
