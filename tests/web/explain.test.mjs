@@ -174,6 +174,7 @@ test('explanations: global TreeSHAP with narrative levels, local LIME of row 0, 
     await page.click('#xai-list tbody tr:first-child a');
     await page.waitForURL(/#\/explanations\/[\w-]+$/);
     await visible(page, '#xai-contrib-table');
+    assert.equal(await page.getAttribute('#xai-experiment-link', 'href'), `#/experiments/${runId}`);
     await shot(page, 'explain-05-list-item');
 
     // Partial dependence curves, then permutation importance with its spread.

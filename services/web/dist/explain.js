@@ -230,7 +230,7 @@ function detailsView(res, expl) {
  * The view of one explanation by id, following its progress and drawing its results when
  * it completes. Returns {node, draw, leave}; draw() redraws (the language changed).
  */
-export function explanationView(id, ctx, initial) {
+export function explanationView(id, ctx, initial, { standalone = false } = {}) {
   const node = el('div', { class: 'xai-view', 'data-explanation': id });
   const st = { expl: initial || null, results: null, error: null, level: null, narr: {}, narrError: null };
   let stop = null;
@@ -347,7 +347,10 @@ export function explanationView(id, ctx, initial) {
     const e = st.expl;
     const head = el('p', { class: 'xai-method', id: 'xai-method' },
       t('xai.method_used', { method: methodName(e.method_used) }),
-      e.method_reason ? el('span', { class: 'muted small', id: 'xai-method-reason', text: ` — ${reasonText(e.method_reason)}` }) : null);
+      e.method_reason ? el('span', { class: 'muted small', id: 'xai-method-reason', text: ` — ${reasonText(e.method_reason)}` }) : null,
+      standalone && e.experiment_id ? el('span', {}, ' · ', el('a', { href: `#/experiments/${e.experiment_id}`, id: 'xai-experiment-link', text: t('xai.list.open_experiment') })) : null,
+      standalone && e.explanation_type ? ` · ${t(`xai.type.${e.explanation_type}`)}` : null,
+      standalone && e.created_at ? ` · ${formatDate(e.created_at)}` : null);
     if (e.status !== 'completed' || !st.results) {
       node.replaceChildren(...[head, progressBlock(e), e.status === 'completed' ? loadingBlock(t('exp.results_loading')) : null].filter(Boolean));
       return;
@@ -426,7 +429,7 @@ export function explainPanel(run, ctx) {
 // ------------------------------------------------------------------ pages
 
 export function explanationPage(root, ctx, id) {
-  const view = explanationView(id, ctx);
+  const view = explanationView(id, ctx, null, { standalone: true });
   function draw() {
     view.draw();
     root.replaceChildren(el('section', { class: 'page page-explanation', 'aria-labelledby': 'page-title' },
