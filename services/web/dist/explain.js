@@ -160,7 +160,7 @@ function localView(res) {
       options: {
         indexAxis: 'y', responsive: true, maintainAspectRatio: false, animation: false,
         plugins: { legend: { display: false } },
-        scales: { x: { title: { display: true, text: loc.output || '' } }, y: { ticks: { autoSkip: false } } },
+        scales: { x: { title: { display: true, text: `${t('xai.output_value')} (${loc.output || ''})` } }, y: { ticks: { autoSkip: false } } },
       },
     }));
     chart = el('figure', { class: 'chart' }, box, el('figcaption', { class: 'visually-hidden', text: summary }));
