@@ -337,21 +337,20 @@ static void gbt_build_root(const struct gbt_work *w, struct gbt_bin *hist, size_
     size_t n = w->n;
     const double *gh = w->gh;
     int unit = w->unit_hessian;
-    size_t f = f0;
-    for (; f + 4 <= f1; f += 4, hist += 4 * GBT_NB) {
-        const uint8_t *c0 = w->cols + f * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
+    for (size_t f = f0; f < f1; f += 4, hist += 4 * GBT_NB) {
+        size_t nf = f1 - f < 4 ? f1 - f : 4; /* the features past nf read column f again */
+        const uint8_t *c0 = w->cols + f * n, *c1 = nf > 1 ? c0 + n : c0;
+        const uint8_t *c2 = nf > 2 ? c0 + 2 * n : c0, *c3 = nf > 3 ? c0 + 3 * n : c0;
         for (size_t i = 0; i < n; i++) {
             double g = gh[2 * i], h = unit ? 1.0 : gh[2 * i + 1];
             gbt_add_gh(hist + c0[i], g, h);
-            gbt_add_gh(hist + GBT_NB + c1[i], g, h);
-            gbt_add_gh(hist + 2 * GBT_NB + c2[i], g, h);
-            gbt_add_gh(hist + 3 * GBT_NB + c3[i], g, h);
+            if (nf > 1)
+                gbt_add_gh(hist + GBT_NB + c1[i], g, h);
+            if (nf > 2)
+                gbt_add_gh(hist + 2 * GBT_NB + c2[i], g, h);
+            if (nf > 3)
+                gbt_add_gh(hist + 3 * GBT_NB + c3[i], g, h);
         }
-    }
-    for (; f < f1; f++, hist += GBT_NB) {
-        const uint8_t *c0 = w->cols + f * n;
-        for (size_t i = 0; i < n; i++)
-            gbt_add_gh(hist + c0[i], gh[2 * i], unit ? 1.0 : gh[2 * i + 1]);
     }
 }
 
@@ -502,7 +501,7 @@ static void gbt_hists(struct gbt_work *w)
         work += (w->pairs[k].small->end - w->pairs[k].small->start + 4 * GBT_NB) * p;
     qsort(w->pairs, np, sizeof *w->pairs, gbt_pair_cmp);
     if (w->threads > 1 && np) {
-        ng = (4 * w->threads + np - 1) / np;
+        ng = (2 * w->threads + np - 1) / np;
         ng = ng < p ? ng : p;
     }
     w->ngroups = ng;
