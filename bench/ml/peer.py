@@ -54,7 +54,10 @@ def learners(task, threads):
     yield "sk_hgb", hgb(max_iter=100, max_depth=6, max_leaf_nodes=None, learning_rate=0.1,
                         l2_regularization=1.0, min_samples_leaf=1, max_bins=255,
                         early_stopping=False, random_state=0)
-    # logistic regression (the linear models' peer) goes here as "sk_logreg"
+    from sklearn import linear_model
+    # logistic regression (L2, C 1, lbfgs, 100 iterations) / ordinary least squares
+    yield "sk_linear", (linear_model.LogisticRegression(C=1.0, solver="lbfgs", max_iter=100)
+                        if cls else linear_model.LinearRegression())
     xgbm = xgboost.XGBClassifier if cls else xgboost.XGBRegressor
     yield "xgb_hist", xgbm(n_estimators=100, max_depth=6, learning_rate=0.1, reg_lambda=1.0,
                            min_child_weight=1.0, max_bin=256, tree_method="hist",

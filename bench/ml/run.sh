@@ -34,9 +34,9 @@ else
   exit 0
 fi
 
-# ours peer: one table row per pair (logistic regression: add "logreg sk_logreg" here once
-# the linear models' driver and peer lines exist)
-PAIRS="tree:sk_tree forest:sk_forest gbt:xgb_hist gbt:sk_hgb"
+# ours peer: one table row per pair (linear: logistic regression on the classification set,
+# ordinary least squares on the regression set)
+PAIRS="tree:sk_tree forest:sk_forest gbt:xgb_hist gbt:sk_hgb linear:sk_linear"
 awk -v pairs="$PAIRS" '
   function field(line, key,   n, i, kv) {
     n = split(line, kv, " ")

@@ -7,6 +7,7 @@
 #include "th_tokens.h"
 
 #include <ibx/auth.h>
+#include <ibx/bus.h>
 #include <ibx/ids.h>
 #include <ibx/model.h>
 
@@ -288,6 +289,28 @@ static void test_algorithms(void **state)
     th_resp_free(&r);
 }
 
+static void test_advice(void **state)
+{
+    char body[256];
+    struct th_resp r;
+    snprintf(body, sizeof(body), "{\"dataset_id\":\"%s\",\"target_column\":\"target\"}", iris_id);
+    assert_int_equal(call("POST", "/api/v1/advice/task-type", alice, body, &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "task_type")), "classification");
+    assert_true(json_array_size(json_object_get(r.json, "reasons")) > 0);
+    th_resp_free(&r);
+    assert_int_equal(call("POST", "/api/v1/advice/algorithm", alice, body, &r), 200);
+    const json_t *first = json_array_get(json_object_get(r.json, "ranking"), 0);
+    assert_non_null(json_string_value(json_object_get(first, "algorithm")));
+    assert_true(json_array_size(json_object_get(first, "reasons")) > 0);
+    th_resp_free(&r);
+    /* bob cannot see alice's private dataset; a missing column is named */
+    assert_problem(&r, call("POST", "/api/v1/advice/task-type", bob, body, &r), "dataset_id");
+    th_resp_free(&r);
+    snprintf(body, sizeof(body), "{\"dataset_id\":\"%s\",\"target_column\":\"nope\"}", iris_id);
+    assert_problem(&r, call("POST", "/api/v1/advice/algorithm", alice, body, &r), "target_column");
+    th_resp_free(&r);
+}
+
 static char iris_run[64];
 
 static void test_iris_decision_tree(void **state)
@@ -553,6 +576,14 @@ static void test_cancel_stops_training(void **state)
     json_t *run = get_run(id, alice);
     assert_string_equal(status_of(run), "cancelled");
     json_decref(run);
+    /* no results nor model for a cancelled run */
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/results", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 409);
+    assert_string_equal(json_string_value(json_object_get(r.json, "error")), "not_completed");
+    th_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/model", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 409);
+    th_resp_free(&r);
 }
 
 static void test_dead_worker(void **state)
@@ -636,10 +667,53 @@ static void test_delete(void **state)
     th_resp_free(&r);
 }
 
+static long sql_count(const char *sql, const char *param)
+{
+    const char *p[] = {param};
+    PGresult *r = PQexecParams(pg, sql, 1, NULL, p, NULL, NULL, 0);
+    long n = PQresultStatus(r) == PGRES_TUPLES_OK ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    return n;
+}
+
+/* user.deleted: the user's runs go, and with them the models no one else has. */
+static void test_erasure(void **state)
+{
+    struct auth_claims c;
+    assert_int_equal(auth_verify(keys, alice, NULL, NULL, NULL, 30, &c, NULL), 0);
+    static const char models_sql[] =
+        "SELECT count(*) FROM pipeline.blobs b WHERE b.sha256 IN (SELECT model_sha256 FROM "
+        "pipeline.experiments WHERE user_id = $1::uuid)";
+    long models = sql_count(models_sql, c.sub);
+    assert_true(models >= 3);
+    long blobs = sql_count("SELECT count(*) FROM pipeline.blobs WHERE $1::text IS NOT NULL", c.sub);
+    assert_true(blobs >= models);
+    struct bus *b = NULL;
+    assert_int_equal(bus_new(st.brokers, "test-pipeline", &b), 0);
+    json_t *v = json_pack("{s:s, s:s}", "type", "user.deleted", "user_id", c.sub);
+    assert_int_equal(bus_publish_sync(b, BUS_TOPIC_USER_EVENTS, c.sub, v, 10000), 0);
+    json_decref(v);
+    bus_free(b);
+    double end = now_s() + 60;
+    while (sql_count("SELECT count(*) FROM pipeline.experiments WHERE user_id = $1::uuid", c.sub) !=
+               0 &&
+           now_s() < end)
+        sleep_ms(100);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM pipeline.experiments WHERE user_id = $1::uuid", c.sub), 0);
+    /* the rows go first, then each model that no other row references */
+    static const char blobs_sql[] =
+        "SELECT count(*) FROM pipeline.blobs WHERE $1::text IS NOT NULL";
+    while (sql_count(blobs_sql, c.sub) != blobs - models && now_s() < end)
+        sleep_ms(100);
+    assert_int_equal(sql_count(blobs_sql, c.sub), blobs - models);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_algorithms),
+        cmocka_unit_test(test_advice),
         cmocka_unit_test(test_iris_decision_tree),
         cmocka_unit_test(test_events_follow_progress),
         cmocka_unit_test(test_validation),
@@ -651,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_dead_worker),
         cmocka_unit_test(test_worker_stop_gives_back),
         cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_erasure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,7 @@
 
 #include <ibx/auth.h>
 #include <ibx/bus.h>
+#include <ibx/hash.h>
 #include <ibx/ids.h>
 
 #include <libpq-fe.h>
@@ -18,7 +19,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -27,7 +30,7 @@
 #define NSTEPS 11  /* the four-model plan */
 
 static struct th_stack st;
-static struct th_svc *sel, *api, *worker;
+static struct th_svc *sel, *api, *worker, *gw;
 static struct auth_keys *keys;
 static PGconn *pg;
 static char *alice, *bob, *admin, *carol;
@@ -158,8 +161,14 @@ static int setup(void **state)
     snprintf(sel_url, sizeof(sel_url), "IBX_SELECTION_URL=%s", sel->url);
     api = th_service_start(&st, "ml-pipeline", pl_env);
     worker = th_service_start(&st, "ml-pipeline-worker", pl_env);
+    static char gw_env[3][320];
+    snprintf(gw_env[0], sizeof(gw_env[0]), "IBX_SELECTION_URL=%s", sel->url);
+    snprintf(gw_env[1], sizeof(gw_env[1]), "IBX_PIPELINE_URL=%s", api ? api->url : "");
+    snprintf(gw_env[2], sizeof(gw_env[2]), "IBX_WEB_DIR=%s", st.dir);
+    const char *gw_extra[] = {gw_env[0], gw_env[1], gw_env[2], NULL};
+    gw = api ? th_service_start(&st, "gateway", gw_extra) : NULL;
     pg = PQconnectdb(st.db_url);
-    if (!api || !worker || PQstatus(pg) != CONNECTION_OK)
+    if (!api || !worker || !gw || PQstatus(pg) != CONNECTION_OK)
         return -1;
     alice = mint("user", NULL);
     bob = mint("user", NULL);
@@ -285,6 +294,34 @@ static long sql_long(const char *sql, const char *param)
 
 /* ------------------------------------------------------------------ tests */
 
+/* A step's output downloads as the bytes its hash names: the model of a train step, the
+ * full results of an evaluate step. */
+static void check_outputs(const char *id)
+{
+    char path[256], sha[65];
+    struct th_resp r;
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/dt/output", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 200);
+    assert_true(r.len > 56);
+    assert_memory_equal(r.body, "IBXMODEL", 8);
+    hash_sha256_hex(r.body, r.len, sha);
+    assert_string_equal(sha, first_out[2]);
+    th_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/ev_dt/output", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 200);
+    hash_sha256_hex(r.body, r.len, sha);
+    assert_string_equal(sha, first_out[6]);
+    assert_non_null(json_object_get(r.json, "confusion_matrix"));
+    assert_string_equal(str(r.json, "algorithm"), "decision_tree");
+    th_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/nope/output", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 404);
+    th_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/dt/output", id);
+    assert_int_equal(call("GET", path, bob, NULL, &r), 404);
+    th_resp_free(&r);
+}
+
 static void test_four_models(void **state)
 {
     char body[4096];
@@ -328,6 +365,7 @@ static void test_four_models(void **state)
     }
     assert_string_equal(str(json_object_get(p, "ranking"), "metric"), "accuracy");
     assert_int_equal(json_integer_value(json_object_get(p, "cache_hits")), 0);
+    check_outputs(first_plan);
     /* every step's output is in the cache and in the artifact store */
     assert_int_equal(sql_long("SELECT count(*) FROM pipeline.plan_cache", NULL), NSTEPS);
     for (size_t i = 0; i < NSTEPS; i++)
@@ -404,6 +442,12 @@ static void test_failed_step(void **state)
     assert_string_equal(str(step_of(p, "cmp"), "status"), "skipped");
     assert_string_equal(str(step_of(p, "ev_nb"), "status"), "completed");
     json_decref(p);
+    char path[256];
+    struct th_resp r;
+    snprintf(path, sizeof(path), "/api/v1/pipelines/%s/steps/prep_bad/output", id);
+    assert_int_equal(call("GET", path, alice, NULL, &r), 409);
+    assert_string_equal(str(r.json, "error"), "not_completed");
+    th_resp_free(&r);
 }
 
 /* Cancel a plan while a long training runs: the plan and its unfinished steps end
@@ -416,7 +460,7 @@ static void test_cancel(void **state)
              "{\"id\":\"load\",\"type\":\"load\"},"
              "{\"id\":\"prep\",\"type\":\"preprocess\",\"depends_on\":[\"load\"]},"
              "{\"id\":\"rf\",\"type\":\"train\",\"depends_on\":[\"prep\"],\"params\":{"
-             "\"algorithm\":\"random_forest\",\"hyperparameters\":{\"n_estimators\":3000,"
+             "\"algorithm\":\"random_forest\",\"hyperparameters\":{\"n_estimators\":2000,"
              "\"max_depth\":null}}},"
              "{\"id\":\"ev\",\"type\":\"evaluate\",\"depends_on\":[\"rf\"]}]}",
              big_id);
@@ -464,6 +508,109 @@ static void test_cancel(void **state)
     assert_string_equal(str(step_of(p, "rf"), "status"), "cancelled");
     assert_string_equal(str(step_of(p, "ev"), "status"), "cancelled");
     json_decref(p);
+}
+
+/* A plan whose forest trains for a few seconds on the generated table. */
+static void long_plan(char *out, size_t n, int seed)
+{
+    snprintf(out, n,
+             "{\"dataset_id\":\"%s\",\"target_column\":\"label\",\"steps\":["
+             "{\"id\":\"load\",\"type\":\"load\"},"
+             "{\"id\":\"prep\",\"type\":\"preprocess\",\"depends_on\":[\"load\"]},"
+             "{\"id\":\"rf\",\"type\":\"train\",\"depends_on\":[\"prep\"],\"params\":{"
+             "\"algorithm\":\"random_forest\",\"hyperparameters\":{\"n_estimators\":400,"
+             "\"max_depth\":null,\"random_state\":%d}}},"
+             "{\"id\":\"ev\",\"type\":\"evaluate\",\"depends_on\":[\"rf\"]}]}",
+             big_id, seed);
+}
+
+/* Wait until step of plan id runs. */
+static void wait_step_running(const char *id, const char *step)
+{
+    double end = now_s() + WAIT_S;
+    while (now_s() < end) {
+        json_t *p = get_plan(id, alice);
+        int running = p && strcmp(str(step_of(p, step), "status"), "running") == 0;
+        json_decref(p);
+        if (running)
+            return;
+        sleep_ms(50);
+    }
+    fail_msg("step %s of plan %s never ran", step, id);
+}
+
+/* A worker killed in the middle of a training: the sweeper takes the plan back after the
+ * lease, another worker runs it again, and what was done before comes from the cache. */
+static void test_dead_worker(void **state)
+{
+    char body[2048], id[40];
+    long_plan(body, sizeof(body), 5);
+    assert_int_equal(submit(alice, body, id), 202);
+    wait_step_running(id, "rf");
+    kill(worker->pid, SIGKILL);
+    waitpid(worker->pid, NULL, 0);
+    worker->pid = 0;
+    worker = th_service_start(&st, "ml-pipeline-worker", pl_env);
+    assert_non_null(worker);
+    json_t *p = wait_status(id, alice, "completed|failed");
+    if (strcmp(str(p, "status"), "completed") != 0)
+        fail_msg("plan: %s", str(p, "error"));
+    assert_int_equal(json_integer_value(json_object_get(p, "attempts")), 2);
+    assert_true(json_is_true(json_object_get(step_of(p, "load"), "cache_hit")));
+    assert_true(json_is_true(json_object_get(step_of(p, "prep"), "cache_hit")));
+    assert_true(json_is_false(json_object_get(step_of(p, "rf"), "cache_hit")));
+    json_decref(p);
+}
+
+/* SIGTERM: the worker stops the training, gives the plan back (pending, the attempt
+ * returned) and exits cleanly; the next worker runs it. */
+static void test_worker_stop_gives_back(void **state)
+{
+    char body[2048], id[40];
+    long_plan(body, sizeof(body), 6);
+    assert_int_equal(submit(alice, body, id), 202);
+    wait_step_running(id, "rf");
+    double t0 = now_s();
+    assert_int_equal(th_service_stop(worker), 0);
+    if (now_s() - t0 > 5.0)
+        fail_msg("the worker took %.1f s to stop", now_s() - t0);
+    json_t *p = get_plan(id, alice);
+    assert_string_equal(str(p, "status"), "pending");
+    assert_int_equal(json_integer_value(json_object_get(p, "attempts")), 0);
+    assert_string_equal(str(step_of(p, "rf"), "status"), "pending");
+    json_decref(p);
+    worker = th_service_start(&st, "ml-pipeline-worker", pl_env);
+    assert_non_null(worker);
+    p = wait_status(id, alice, "completed|failed");
+    assert_string_equal(str(p, "status"), "completed");
+    assert_int_equal(json_integer_value(json_object_get(p, "attempts")), 1);
+    json_decref(p);
+}
+
+/* Independent steps run at the same time: two trainings on the same prepared data overlap. */
+static void test_parallel_steps(void **state)
+{
+    char body[2048], id[40];
+    snprintf(body, sizeof(body),
+             "{\"dataset_id\":\"%s\",\"target_column\":\"label\",\"steps\":["
+             "{\"id\":\"load\",\"type\":\"load\"},"
+             "{\"id\":\"prep\",\"type\":\"preprocess\",\"depends_on\":[\"load\"]},"
+             "{\"id\":\"rf\",\"type\":\"train\",\"depends_on\":[\"prep\"],\"params\":{"
+             "\"algorithm\":\"random_forest\",\"hyperparameters\":{\"n_estimators\":60}}},"
+             "{\"id\":\"gb\",\"type\":\"train\",\"depends_on\":[\"prep\"],\"params\":{"
+             "\"algorithm\":\"gradient_boosting\",\"hyperparameters\":{\"max_iter\":300,"
+             "\"early_stopping\":false}}}]}",
+             big_id);
+    assert_int_equal(submit(alice, body, id), 202);
+    json_t *p = wait_status(id, alice, "completed|failed");
+    assert_string_equal(str(p, "status"), "completed");
+    json_decref(p);
+    assert_int_equal(sql_long("SELECT ((SELECT max(started_at) FROM pipeline.plan_steps WHERE "
+                              "plan_id = $1::uuid AND type = 'train') < (SELECT min(finished_at) "
+                              "FROM pipeline.plan_steps WHERE plan_id = $1::uuid AND type = "
+                              "'train'))::int",
+                              id),
+                     1);
 }
 
 struct bad_plan {
@@ -600,6 +747,63 @@ static void test_list_and_delete(void **state)
         1);
 }
 
+/* As a new user would: sign up at the gateway, upload iris, run the four-model plan
+ * through the gateway, run it again and see every step hit the cache. */
+static void test_through_gateway(void **state)
+{
+    struct th_resp r;
+    const char *signup = "{\"email\":\"dana@example.com\",\"password\":\"plans-pass-12\"}";
+    assert_int_equal(th_call(gw->url, "POST", "/api/v1/auth/register", NULL, signup, &r), 201);
+    char access[2048];
+    snprintf(access, sizeof(access), "%s", str(r.json, "access_token"));
+    th_resp_free(&r);
+    size_t len = 0;
+    char *iris = read_file("tests/fixtures/iris.csv", &len), ds[64] = "";
+    assert_non_null(iris);
+    struct th_form f = {0};
+    th_form_field(&f, "metadata", "{\"display_name\":\"Dana iris\",\"access\":\"private\"}");
+    th_form_file(&f, "files", "iris.csv", iris, len);
+    th_form_end(&f);
+    long s = th_form_post(gw->url, "/api/v1/datasets", access, &f, &r);
+    th_form_free(&f);
+    free(iris);
+    if (s != 201)
+        fail_msg("upload through the gateway: %ld %s", s, r.body);
+    snprintf(ds, sizeof(ds), "%s", str(r.json, "id"));
+    th_resp_free(&r);
+    char body[4096], ids[2][40], path[128];
+    four_models(body, sizeof(body), ds, "accuracy");
+    for (int round = 0; round < 2; round++) {
+        s = th_call(gw->url, "POST", "/api/v1/pipelines", access, body, &r);
+        if (s != 202)
+            fail_msg("submit through the gateway: %ld %s", s, r.body);
+        snprintf(ids[round], sizeof(ids[round]), "%s", str(r.json, "id"));
+        th_resp_free(&r);
+        snprintf(path, sizeof(path), "/api/v1/pipelines/%s", ids[round]);
+        double end = now_s() + WAIT_S;
+        const char *status = "";
+        json_t *p = NULL;
+        while (now_s() < end) {
+            assert_int_equal(th_call(gw->url, "GET", path, access, NULL, &r), 200);
+            json_decref(p);
+            p = json_incref(r.json);
+            th_resp_free(&r);
+            status = str(p, "status");
+            if (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0)
+                break;
+            sleep_ms(100);
+        }
+        assert_string_equal(status, "completed");
+        assert_int_equal(json_integer_value(json_object_get(p, "cache_hits")), round ? NSTEPS : 0);
+        assert_int_equal(json_array_size(json_object_get(json_object_get(p, "ranking"), "ranking")),
+                         4);
+        json_decref(p);
+    }
+    assert_int_equal(th_call(gw->url, "GET", "/api/v1/pipelines", access, NULL, &r), 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "total_count")), 2);
+    th_resp_free(&r);
+}
+
 /* user.deleted erases the user's plans, cache entries and the artifacts only they had. */
 static void test_erasure(void **state)
 {
@@ -647,8 +851,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_four_models),     cmocka_unit_test(test_resubmit_is_cached),
         cmocka_unit_test(test_failed_step),     cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_invalid_plans),   cmocka_unit_test(test_other_user),
-        cmocka_unit_test(test_list_and_delete), cmocka_unit_test(test_erasure),
+        cmocka_unit_test(test_dead_worker),     cmocka_unit_test(test_worker_stop_gives_back),
+        cmocka_unit_test(test_parallel_steps),  cmocka_unit_test(test_invalid_plans),
+        cmocka_unit_test(test_other_user),      cmocka_unit_test(test_list_and_delete),
+        cmocka_unit_test(test_through_gateway), cmocka_unit_test(test_erasure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

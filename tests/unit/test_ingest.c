@@ -373,6 +373,33 @@ static void test_threads(void **state)
     }
 }
 
+/* Errors while helper threads still profile earlier rows: the ingest stops with the error and
+ * frees cleanly (the batch in flight is finished first; the sanitizer builds check it). */
+static void test_threads_errors(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    char *in = make_table(40000, 0, &len);
+    struct mem bad = {.fail_at = 3};
+    json_t *doc = NULL;
+    char msg[320];
+    assert_int_equal(run_n(in, len, "t.csv", 0, 2, &bad, &doc, msg, sizeof(msg)), -EIO);
+    assert_non_null(strstr(msg, "columnar copy"));
+    assert_null(doc);
+    free(bad.d);
+    /* a ragged row far into the file */
+    char *nl = in + len / 2;
+    while (*nl != '\n')
+        nl++;
+    nl[-3] = '\n'; /* a row of three empty fields after a shortened one */
+    nl[-2] = ',';
+    nl[-1] = ',';
+    assert_int_equal(run_n(in, len, "t.csv", 4093, 2, NULL, &doc, msg, sizeof(msg)), -EINVAL);
+    assert_non_null(strstr(msg, "fields, but the header has 8"));
+    assert_null(doc);
+    free(in);
+}
+
 static void test_api(void **state)
 {
     (void)state;
@@ -398,7 +425,8 @@ int main(void)
         cmocka_unit_test(test_document),     cmocka_unit_test(test_suggestions),
         cmocka_unit_test(test_display_name), cmocka_unit_test(test_json_late_columns),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_columnar_copy),
-        cmocka_unit_test(test_threads),      cmocka_unit_test(test_api),
+        cmocka_unit_test(test_threads),      cmocka_unit_test(test_threads_errors),
+        cmocka_unit_test(test_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,6 +143,66 @@ static void test_parse_time(void **state)
     assert_string_equal(b, "1969-12-31");
 }
 
+/* a and b hold the same bits (-0.0 differs from 0.0). */
+static int same_bits(double a, double b)
+{
+    uint64_t x, y;
+    memcpy(&x, &a, sizeof(x));
+    memcpy(&y, &b, sizeof(y));
+    return x == y;
+}
+
+/* Plain decimals (the fast path) equal strtod and the general scan (a leading space sends
+ * the same text through it), over many random shapes; so do the plain date shapes. */
+static void test_parse_fast_paths(void **state)
+{
+    (void)state;
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char b[48], sp[49];
+        size_t n = 0, nd = 1 + (size_t)(x % 19), dot = (size_t)((x >> 8) % (nd + 2));
+        if ((x >> 16) % 4 == 0)
+            b[n++] = (x >> 18) % 2 ? '-' : '+';
+        uint64_t y = x;
+        for (size_t k = 0; k < nd; k++) {
+            if (k == dot)
+                b[n++] = '.';
+            b[n++] = (char)('0' + (k == 0 && (x >> 20) % 3 ? 0 : (y >> 24) % 10));
+            y = y * 6364136223846793005ull + 1442695040888963407ull;
+        }
+        if (dot == nd)
+            b[n++] = '.';
+        b[n] = '\0';
+        double v = 0, w = 0;
+        int iv = -1, iw = -1;
+        assert_int_equal(profile_parse_number(b, n, &v, &iv), 0);
+        snprintf(sp, sizeof(sp), " %s", b);
+        assert_int_equal(profile_parse_number(sp, n + 1, &w, &iw), 0);
+        char *end = NULL;
+        double want = strtod(b, &end);
+        if (!same_bits(v, want) || !same_bits(v, w) || iv != iw)
+            fail_msg("'%s': %.17g, general %.17g, strtod %.17g (int %d/%d)", b, v, w, want, iv, iw);
+    }
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char b[32], sp[33];
+        unsigned k = (unsigned)(x >> 20);
+        int n = snprintf(b, sizeof(b), "%04u%c%02u%c%02u%c%02u:%02u:%02u", 1 + k % 2999,
+                         k % 5 ? '-' : '/', k % 14, k % 7 ? (k % 5 ? '-' : '/') : '-', k % 33,
+                         k % 2 ? 'T' : ' ', (k >> 3) % 26, (k >> 5) % 62, (k >> 7) % 62);
+        for (int len = 10; len <= n; len += n - 10) {
+            double t = 0, u = 0;
+            memcpy(sp, b, (size_t)len);
+            sp[len] = ' '; /* trailing space: the general parser */
+            int r1 = profile_parse_time(b, (size_t)len, &t);
+            int r2 = profile_parse_time(sp, (size_t)len + 1, &u);
+            if (r1 != r2 || (r1 == 0 && !same_bits(t, u)))
+                fail_msg("'%.*s': %d %.3f, general %d %.3f", len, b, r1, t, r2, u);
+        }
+    }
+}
+
 static void test_types(void **state)
 {
     (void)state;
@@ -222,6 +282,99 @@ static void test_exact_stats(void **state)
     assert_int_equal(json_array_size(ex), 5);
     assert_string_equal(json_string_value(json_array_get(ex, 4)), "10");
     assert_int_equal(num(st, "length.max"), 2);
+    json_decref(c);
+    profile_free(p);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Exact quantiles rest on sorting every value: against qsort over shapes that stress the
+ * sort (one bucket of many values, equal runs, sorted and reversed input, both signs, tiny
+ * and huge magnitudes). */
+static void test_exact_quantiles_sorted(void **state)
+{
+    (void)state;
+    enum { N = 60000 };
+    static char text[N][32];
+    static const char *vals[N];
+    static double v[N];
+    uint64_t x = 0x853C49E6748FEA9Bull;
+    for (int shape = 0; shape < 6; shape++) {
+        for (int i = 0; i < N; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            double d;
+            switch (shape) {
+            case 0:
+                d = (double)(x % 2000000) / 1000.0 - 1000.0;
+                break;
+            case 1:
+                d = x % 97 == 0 ? 1e300 : (double)(x % 1000000) * 1e-9;
+                break;
+            case 2:
+                d = (double)(x % 5);
+                break;
+            case 3:
+                d = i;
+                break;
+            case 4:
+                d = N - i;
+                break;
+            default:
+                d = (x % 2 ? -1.0 : 1.0) * (double)(x >> 40) * 1e-200;
+                break;
+            }
+            snprintf(text[i], sizeof(text[i]), "%.17g", d);
+            vals[i] = text[i];
+            v[i] = strtod(text[i], NULL);
+        }
+        struct profile *p = one_column("x", vals, N);
+        json_t *c = stats_of(p, 0);
+        const json_t *st = json_object_get(c, "stats");
+        assert_true(json_is_true(json_object_get(st, "quantiles_exact")));
+        qsort(v, N, sizeof(v[0]), cmp_double);
+        static const struct {
+            const char *k;
+            double q;
+        } qs[] = {{"quantiles.p1", .01}, {"quantiles.p50", .5}, {"quantiles.p99", .99}};
+        for (size_t k = 0; k < 3; k++) {
+            double pos = qs[k].q * (N - 1), want = v[(size_t)pos];
+            if ((size_t)pos + 1 < N)
+                want += (v[(size_t)pos + 1] - v[(size_t)pos]) * (pos - (double)(size_t)pos);
+            if (!same_bits(num(st, qs[k].k), want))
+                fail_msg("shape %d %s: %.17g, want %.17g", shape, qs[k].k, num(st, qs[k].k), want);
+        }
+        json_decref(c);
+        profile_free(p);
+    }
+}
+
+/* Top values keep their first PROFILE_VALUE_BYTES bytes: a character cut there is dropped
+ * (the column's JSON used to fail on it, and the whole upload with it). */
+static void test_long_values_cut(void **state)
+{
+    (void)state;
+    char a[200], b[200];
+    memset(a, 'a', sizeof(a));
+    memcpy(a + PROFILE_VALUE_BYTES - 1, "\xC3\xA9", 2); /* é across the cut */
+    a[sizeof(a) - 1] = '\0';
+    memset(b, 'b', sizeof(b));
+    memcpy(b + PROFILE_VALUE_BYTES - 2, "\xE2\x82\xAC", 3); /* € across the cut */
+    b[sizeof(b) - 1] = '\0';
+    const char *vals[] = {a, a, b};
+    struct profile *p = one_column("notes", vals, 3);
+    json_t *c = profile_column_json(p, 0);
+    assert_non_null(c);
+    const json_t *top = json_object_get(json_object_get(c, "stats"), "top_values");
+    assert_int_equal(json_array_size(top), 2);
+    const char *v0 = json_string_value(json_object_get(json_array_get(top, 0), "value"));
+    const char *v1 = json_string_value(json_object_get(json_array_get(top, 1), "value"));
+    assert_int_equal(strlen(v0), PROFILE_VALUE_BYTES - 1);
+    assert_int_equal(strlen(v1), PROFILE_VALUE_BYTES - 2);
+    assert_memory_equal(v0, a, PROFILE_VALUE_BYTES - 1);
     json_decref(c);
     profile_free(p);
 }
@@ -577,7 +730,8 @@ static void test_threads(void **state)
     tcells_make(&t);
     static const struct {
         size_t threads, batch;
-    } runs[] = {{1, 333}, {2, 1000}, {3, 777}, {4, 64}, {2, 6000}, {0, 257}};
+    } runs[] = {{1, 333}, {2, 1000}, {3, 777}, {4, 64},  {2, 6000},
+                {0, 257}, {2, 64},   {2, 64},  {2, 100}, {3, 64}}; /* repeats: other timings */
     for (size_t hint = 0; hint <= TCOLS; hint += TCOLS) {
         char *want = tprofile(&t, hint, 1, 0);
         for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
@@ -615,6 +769,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_number),
         cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_parse_fast_paths),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_exact_stats),
         cmocka_unit_test(test_temporal_stats),
@@ -624,6 +779,8 @@ int main(void)
         cmocka_unit_test(test_pii),
         cmocka_unit_test(test_cells_and_limits),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_exact_quantiles_sorted),
+        cmocka_unit_test(test_long_values_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

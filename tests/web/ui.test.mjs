@@ -249,7 +249,8 @@ function json(route, status, body, headers = {}) {
   });
 }
 
-// A signed-in page whose /users/me answers USER; datasets(route, url) answers the catalogue.
+// A signed-in page whose /users/me answers USER; datasets(route, url) answers the catalogue
+// (and the home screen's recent experiments are an empty list).
 async function signedInWithMocks(t, datasets, viewport) {
   const opened = await openPage(viewport);
   await opened.context.addInitScript((k) => {
@@ -257,6 +258,9 @@ async function signedInWithMocks(t, datasets, viewport) {
   }, TOKEN_KEY);
   await opened.context.route('**/api/v1/users/me', (route) => json(route, 200, USER));
   await opened.context.route('**/api/v1/datasets**', (route) => datasets(route, new URL(route.request().url())));
+  await opened.context.route('**/api/v1/experiments**', (route) => json(route, 200, {
+    experiments: [], total_count: 0, page: 1, page_size: 5, total_pages: 0,
+  }));
   return opened;
 }
 

@@ -12,6 +12,8 @@
  * train, the rest test. */
 #include <ibx/forest.h>
 #include <ibx/gbt.h>
+#include <ibx/linreg.h>
+#include <ibx/logreg.h>
 #include <ibx/ml.h>
 #include <ibx/mlrand.h>
 #include <ibx/tree.h>
@@ -272,12 +274,59 @@ static void free_gbt(void *model)
     gbt_free(model);
 }
 
-/* Logistic regression (the linear models' learner) gets its entry here, named "logreg", with
- * a "sk_logreg" line in bench/ml/peer.py and the pair in bench/ml/run.sh. */
+/* The linear models: logistic regression (L2, C 1, L-BFGS, 100 iterations) for the
+ * classification set, ordinary least squares for the regression set. The model pointer is a
+ * tagged pair so that predict and free know which one it is. */
+struct linear_model {
+    struct logreg *lr;
+    struct linreg *ols;
+};
+
+static int fit_linear(const struct bench_data *b, int threads, void **model)
+{
+    struct linear_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    struct ml_control ctl = {.threads = threads};
+    int rc;
+    if (b->nclasses) {
+        struct logreg_params prm;
+        logreg_params_default(&prm);
+        rc = logreg_fit(&prm, &b->train, b->ytrain, b->nclasses, &ctl, &m->lr);
+    } else {
+        struct linreg_params prm;
+        linreg_params_default(&prm);
+        rc = linreg_fit(&prm, &b->train, b->ytrain, &ctl, &m->ols);
+    }
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    *model = m;
+    return 0;
+}
+
+static int predict_linear(const void *model, const struct ml_matrix *x, double *out)
+{
+    const struct linear_model *m = model;
+    return m->lr ? logreg_predict(m->lr, x, out) : linreg_predict(m->ols, x, out);
+}
+
+static void free_linear(void *model)
+{
+    struct linear_model *m = model;
+    if (!m)
+        return;
+    logreg_free(m->lr);
+    linreg_free(m->ols);
+    free(m);
+}
+
 static const struct learner learners[] = {
     {"tree", fit_tree, predict_tree, free_tree},
     {"forest", fit_forest, predict_forest, free_forest},
     {"gbt", fit_gbt, predict_gbt, free_gbt},
+    {"linear", fit_linear, predict_linear, free_linear},
 };
 
 static int bench_one(const struct learner *l, const struct bench_data *b, const char *task,

@@ -369,6 +369,11 @@ size_t gbt_n_trees(const struct gbt_model *model)
     return model->n_trees;
 }
 
+int gbt_xgboost_rule(const struct gbt_model *model)
+{
+    return model->rule == GBT_RULE_XGB;
+}
+
 const double *gbt_base_score(const struct gbt_model *model)
 {
     return model->base;

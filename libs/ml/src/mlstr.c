@@ -121,6 +121,17 @@ int mlstr_put_json(struct mlenc_writer *w, const json_t *v)
     return 0;
 }
 
+json_t *mlstr_strings(const char *const *s, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (mlstr_push(a, json_string(s[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
 json_t *mlstr_real(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();

@@ -31,6 +31,8 @@ char **mlstr_dup_array(const char *const *src, size_t n);
 /* Write JSON (compact, sorted keys) with mlstr_put; NULL is a missing string. -ENOMEM. */
 int mlstr_put_json(struct mlenc_writer *w, const json_t *v);
 
+/* A JSON array of n strings (new reference, NULL on ENOMEM). */
+json_t *mlstr_strings(const char *const *s, size_t n);
 /* A JSON number, or null for a value that is not finite. New reference (NULL on ENOMEM). */
 json_t *mlstr_real(double v);
 /* Append to arr (a new reference is stolen): 0 or -ENOMEM. */

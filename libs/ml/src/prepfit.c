@@ -65,35 +65,47 @@ static int is_excluded(const struct prep_config *cfg, const char *name)
     return 0;
 }
 
-static void stat_numeric(const struct fit *ft, const struct frame_column *c, struct colstat *st)
+/* Missing values, constant-ness and the id-like signs of a numeric-kind column over the used
+ * rows in one pass. distinct is 0, 1 or 2 (two or more). Sorting (to tell whether every
+ * value differs) happens only for a column with an identifier-like name: a row counter is
+ * unique by construction, and other unique numbers are kept anyway. */
+static void stat_numeric(const struct fit *ft, const struct frame_column *c, int named,
+                         struct colstat *st)
 {
     size_t m = 0;
     int integer = 1, up = 1, down = 1;
-    double up0 = 0, down0 = 0;
+    double up0 = 0, down0 = 0, lo = 0, hi = 0;
     for (size_t i = 0; i < ft->nused; i++) {
         size_t r = ft->used[i];
         double v = prep_num_at(c, r);
         if (isnan(v))
             continue;
-        ft->scratch[m++] = v;
+        if (named)
+            ft->scratch[m] = v;
         if (v != floor(v) || fabs(v) > 9007199254740992.0)
             integer = 0;
         double a = v - (double)r, b = v + (double)r;
-        if (m == 1) {
+        if (m++ == 0) {
             up0 = a;
             down0 = b;
+            lo = hi = v;
         }
         up &= a == up0;
         down &= b == down0;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
-    qsort(ft->scratch, m, sizeof *ft->scratch, cmp_double);
-    size_t distinct = 0;
-    for (size_t i = 0; i < m; i++)
-        distinct += i == 0 || ft->scratch[i] != ft->scratch[i - 1];
     st->missing = ft->nused - m;
-    st->distinct = distinct;
-    st->unique = m == ft->nused && distinct == m;
-    st->counter = st->unique && integer && (up || down) && c->kind == FRAME_NUMERIC;
+    st->distinct = m == 0 ? 0 : lo == hi ? 1 : 2;
+    st->counter = m == ft->nused && m >= 2 && integer && (up || down) && c->kind == FRAME_NUMERIC;
+    st->unique = st->counter;
+    if (named && !st->counter && m == ft->nused) {
+        qsort(ft->scratch, m, sizeof *ft->scratch, cmp_double);
+        size_t k = 1;
+        while (k < m && ft->scratch[k] != ft->scratch[k - 1])
+            k++;
+        st->unique = k >= m;
+    }
 }
 
 static void stat_coded(const struct fit *ft, const struct frame_column *c, struct colstat *st)
@@ -136,10 +148,11 @@ static int decide(const struct fit *ft, size_t ci, enum prep_drop_reason *why, c
         snprintf(detail, dlen, "free text is not used as a feature");
         return 1;
     }
+    int named = name_is_id(c->name);
     if (c->kind == FRAME_CATEGORICAL || c->kind == FRAME_BOOLEAN)
         stat_coded(ft, c, &st);
     else
-        stat_numeric(ft, c, &st);
+        stat_numeric(ft, c, named, &st);
     double share = (double)st.missing / (double)ft->nused;
     if (share > ft->cfg->missing_threshold) {
         *why = PREP_DROP_MISSING;
@@ -147,7 +160,6 @@ static int decide(const struct fit *ft, size_t ci, enum prep_drop_reason *why, c
                  100.0 * share, 100.0 * ft->cfg->missing_threshold);
         return 1;
     }
-    int named = name_is_id(c->name);
     if (ft->cfg->exclude_id_like && st.unique && ft->nused >= 3 &&
         (named || c->kind == FRAME_CATEGORICAL || st.counter)) {
         *why = PREP_DROP_ID_LIKE;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define C_NUM  1u
@@ -33,6 +34,26 @@ static inline uint64_t mix64(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* Bytes s[0..r), 0 < r < 8, as a number (byte k at bits 8k..8k+7), the rest zero. */
+static inline uint64_t load_small(const char *s, size_t r)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (r >= 4) { /* two overlapping loads: the shared bytes are the same */
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + r - 4, 4);
+        return lo | (uint64_t)hi << (8 * (r - 4));
+    }
+    return (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[r / 2] << (8 * (r / 2)) |
+           (uint64_t)(unsigned char)s[r - 1] << (8 * (r - 1));
+#else
+    uint64_t a = 0;
+    for (size_t k = 0; k < r; k++)
+        a |= (uint64_t)(unsigned char)s[k] << (8 * k);
+    return a;
+#endif
+}
+
 static uint64_t hash_bytes(const char *s, size_t n)
 {
     const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
@@ -50,9 +71,8 @@ static uint64_t hash_bytes(const char *s, size_t n)
     if (r >= 8) {
         memcpy(&a, s + i, 8);
         memcpy(&b, s + n - 8, 8);
-    } else {
-        for (size_t k = 0; k < r; k++)
-            a |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+    } else if (r > 0) {
+        a = load_small(s + i, r);
     }
     h = mix64(a ^ k1, b ^ h);
     h = mix64(h ^ k2, (uint64_t)n ^ k0);
@@ -121,36 +141,121 @@ static inline double key2d(uint64_t k)
     return d;
 }
 
-/* Sort a[0..n) using b[0..n) as scratch; the result is in a. */
+#define RADIX_BITS 11 /* bits per digit */
+
+/* Sort a[0..n) using b[0..n) as scratch; the result is in a. LSD radix over only the bits
+ * that differ among the keys, in digits of at most RADIX_BITS bits (a digit with one value
+ * in every key is skipped); nothing to do when the keys are already in order. */
 static void radix_u64(uint64_t *a, uint64_t *b, size_t n)
 {
-    static _Thread_local size_t cnt[8][256];
+    static _Thread_local uint32_t cnt[(64 + RADIX_BITS - 1) / RADIX_BITS][1u << RADIX_BITS];
     if (n < 2)
         return;
-    memset(cnt, 0, sizeof(cnt));
+    uint64_t any = a[0], all = a[0];
+    size_t sorted = 1;
+    for (size_t i = 1; i < n; i++) {
+        any |= a[i];
+        all &= a[i];
+        sorted += a[i - 1] <= a[i];
+    }
+    if (sorted == n)
+        return;
+    uint64_t diff = any ^ all; /* not 0: the keys are not all equal */
+    int lo = __builtin_ctzll(diff), bits = 64 - __builtin_clzll(diff) - lo;
+    int nd = (bits + RADIX_BITS - 1) / RADIX_BITS, w = (bits + nd - 1) / nd;
+    size_t nb = (size_t)1 << w;
+    uint64_t mask = nb - 1;
+    for (int d = 0; d < nd; d++)
+        memset(cnt[d], 0, nb * sizeof(cnt[d][0]));
     for (size_t i = 0; i < n; i++) {
-        uint64_t v = a[i];
-        for (int d = 0; d < 8; d++)
-            cnt[d][(v >> (8 * d)) & 255]++;
+        uint64_t v = a[i] >> lo;
+        for (int d = 0; d < nd; d++)
+            cnt[d][(v >> (w * d)) & mask]++;
     }
     uint64_t *src = a, *dst = b;
-    for (int d = 0; d < 8; d++) {
-        if (cnt[d][(src[0] >> (8 * d)) & 255] == n)
+    for (int d = 0; d < nd; d++) {
+        int sh = lo + w * d;
+        uint32_t *c = cnt[d];
+        if (c[(src[0] >> sh) & mask] == n)
             continue;
-        size_t sum = 0;
-        for (int k = 0; k < 256; k++) {
-            size_t c = cnt[d][k];
-            cnt[d][k] = sum;
-            sum += c;
+        uint32_t sum = 0;
+        for (size_t k = 0; k < nb; k++) {
+            uint32_t x = c[k];
+            c[k] = sum;
+            sum += x;
         }
         for (size_t i = 0; i < n; i++)
-            dst[cnt[d][(src[i] >> (8 * d)) & 255]++] = src[i];
+            dst[c[(src[i] >> sh) & mask]++] = src[i];
         uint64_t *t = src;
         src = dst;
         dst = t;
     }
     if (src != a)
         memcpy(a, src, n * sizeof(*a));
+}
+
+#define MSD_BITS     12 /* first pass: the top bits of the keys' range */
+#define SMALL_BUCKET 32 /* buckets up to this size are insertion-sorted */
+
+static void insertion_u64(uint64_t *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint64_t v = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1] > v) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
+/* Sort a[0..n) using b[0..n) as scratch; the result is in a. One pass on the top MSD_BITS
+ * bits of the keys' range spreads them over up to 2^MSD_BITS buckets (for values from a
+ * continuous distribution, a few keys each), then small buckets are insertion-sorted and
+ * larger ones radix-sorted (which ends at once on equal keys). */
+static void sort_keys(uint64_t *a, uint64_t *b, size_t n)
+{
+    static _Thread_local uint32_t cnt[1u << MSD_BITS];
+    if (n < 2)
+        return;
+    uint64_t lo = a[0], hi = a[0];
+    size_t sorted = 1;
+    for (size_t i = 1; i < n; i++) {
+        lo = a[i] < lo ? a[i] : lo;
+        hi = a[i] > hi ? a[i] : hi;
+        sorted += a[i - 1] <= a[i];
+    }
+    if (sorted == n)
+        return;
+    if (n <= SMALL_BUCKET) {
+        insertion_u64(a, n);
+        return;
+    }
+    int bits = 64 - __builtin_clzll(hi - lo);
+    int sh = bits > MSD_BITS ? bits - MSD_BITS : 0;
+    size_t nb = (size_t)((hi - lo) >> sh) + 1;
+    memset(cnt, 0, nb * sizeof(cnt[0]));
+    for (size_t i = 0; i < n; i++)
+        cnt[(a[i] - lo) >> sh]++;
+    uint32_t sum = 0;
+    for (size_t k = 0; k < nb; k++) {
+        uint32_t x = cnt[k];
+        cnt[k] = sum;
+        sum += x;
+    }
+    for (size_t i = 0; i < n; i++)
+        b[cnt[(a[i] - lo) >> sh]++] = a[i];
+    memcpy(a, b, n * sizeof(*a));
+    size_t start = 0; /* cnt[k] is now where bucket k ends */
+    for (size_t k = 0; k < nb; k++) {
+        size_t m = cnt[k] - start;
+        if (m > SMALL_BUCKET)
+            radix_u64(a + start, b + start, m);
+        else if (m > 1)
+            insertion_u64(a + start, m);
+        start = cnt[k];
+    }
 }
 
 /* Sort n doubles (radix through temporary keys; quicksort when memory is short). */
@@ -163,7 +268,7 @@ static void sort_values(double *v, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         k[i] = d2key(v[i]);
-    radix_u64(k, k + n, n);
+    sort_keys(k, k + n, n);
     for (size_t i = 0; i < n; i++)
         v[i] = key2d(k[i]);
     free(k);
@@ -219,8 +324,43 @@ static size_t scan_digits(const char *s, size_t i, size_t n, struct numscan *ns,
     return i;
 }
 
+/* Plain decimals, [+-]digits[.digits] with 1 to 18 digits and no spaces or exponent: the
+ * mantissa and exponent the general scan would find (every digit kept, leading zeros add
+ * nothing), turned into a double the same way. 0, or -1 for anything else (the general
+ * scan decides). */
+static inline int plain_number(const char *s, size_t n, double *out, int *is_int)
+{
+    size_t i = 0;
+    int neg = n > 0 && s[0] == '-';
+    i += n > 0 && (s[0] == '-' || s[0] == '+');
+    uint64_t mant = 0;
+    size_t st = i;
+    for (unsigned d; i < n && (d = (unsigned)(s[i] - '0')) < 10; i++)
+        mant = mant * 10 + d;
+    size_t digits = i - st;
+    int integer = 1;
+    if (i < n && s[i] == '.') {
+        integer = 0;
+        size_t fs = ++i;
+        for (unsigned d; i < n && (d = (unsigned)(s[i] - '0')) < 10; i++)
+            mant = mant * 10 + d;
+        digits += i - fs;
+        st = fs; /* the fraction's digits: the exponent is minus their count */
+    }
+    if (i != n || digits == 0 || digits > 18 || mant > (1ull << 53))
+        return -1;
+    double v = (double)mant;
+    v = integer ? v * pow10_tab[0] : v / pow10_tab[i - st];
+    *out = neg ? -v : v;
+    if (is_int)
+        *is_int = integer;
+    return 0;
+}
+
 int profile_parse_number(const char *s, size_t len, double *out, int *is_int)
 {
+    if (plain_number(s, len, out, is_int) == 0)
+        return 0;
     size_t i = 0, n = len;
     while (i < n && (s[i] == ' ' || s[i] == '\t'))
         i++;
@@ -269,7 +409,7 @@ int profile_parse_number(const char *s, size_t len, double *out, int *is_int)
     return 0;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+static inline int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -304,7 +444,7 @@ static int read_int(const char *s, size_t n, size_t *i, int min_d, int max_d)
     return k >= min_d ? v : -1;
 }
 
-static int valid_date(int y, int m, int d)
+static inline int valid_date(int y, int m, int d)
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1 || m < 1 || m > 12 || d < 1)
@@ -388,8 +528,41 @@ static int parse_time_part(const char *s, size_t n, size_t *i, double *t)
     return 0;
 }
 
+/* Two digits at s as a number, or -1. */
+static inline int two_digits(const char *s)
+{
+    unsigned a = (unsigned)(s[0] - '0'), b = (unsigned)(s[1] - '0');
+    return a < 10 && b < 10 ? (int)(a * 10 + b) : -1;
+}
+
+/* The two common shapes, YYYY-MM-DD and YYYY-MM-DD[ T]HH:MM:SS ('/' also separating the date),
+ * with the checks and arithmetic of the general parser. 0, or -1 for anything else (the
+ * general parser decides). */
+static inline int plain_time(const char *s, size_t n, double *out)
+{
+    if ((n != 10 && n != 19) || (s[4] != '-' && s[4] != '/') || s[7] != s[4])
+        return -1;
+    int y1 = two_digits(s), y2 = two_digits(s + 2), m = two_digits(s + 5), d = two_digits(s + 8);
+    if (y1 < 0 || y2 < 0 || m < 0 || d < 0 || !valid_date(y1 * 100 + y2, m, d))
+        return -1;
+    double t = (double)days_from_civil(y1 * 100 + y2, (unsigned)m, (unsigned)d) * 86400.0;
+    if (n == 19) {
+        if ((s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':')
+            return -1;
+        int hh = two_digits(s + 11), mm = two_digits(s + 14), ss = two_digits(s + 17);
+        if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+            return -1;
+        double frac = 0, off = 0;
+        t += hh * 3600.0 + mm * 60.0 + ss + frac - off;
+    }
+    *out = t;
+    return 0;
+}
+
 int profile_parse_time(const char *s, size_t len, double *out)
 {
+    if (plain_time(s, len, out) == 0)
+        return 0;
     size_t i = 0, n = len;
     while (n > 0 && s[n - 1] == ' ')
         n--;
@@ -520,8 +693,9 @@ struct vmap {
 struct fient {
     uint64_t h, count;
     uint32_t order, slen;
-    uint32_t sidx; /* its bytes: text[sidx] */
+    uint32_t sidx; /* its bytes: text[sidx], once settled */
     uint32_t pad_;
+    const char *src; /* not settled yet: its bytes are still the caller's, here */
 };
 
 struct freq {
@@ -532,8 +706,8 @@ struct freq {
     uint64_t offset; /* subtracted from every counter so far: the error bound */
     uint64_t *scratch;
     char (*text)[PROFILE_VALUE_BYTES];
-    uint32_t *free_text; /* text slots not in use */
-    size_t nfree;
+    uint32_t *free_text;  /* text slots given back */
+    size_t nfree, nslots; /* and slots handed out so far */
 };
 
 /* ---- t-digest (merging, k1 scale) ------------------------------------------------------------ */
@@ -570,6 +744,8 @@ struct pcol {
     /* booleans: the spellings seen */
     uint64_t bool_h[2];
     int bool_n, bool_word;
+    char bool_s[2][8]; /* the spellings (tokens are at most 5 bytes) */
+    size_t bool_len[2];
     /* lengths */
     uint64_t len_min, len_max;
     double len_sum;
@@ -621,7 +797,12 @@ struct ppool {
     int started, quit;
     int active;                   /* a batch is in progress */
     size_t next, ntasks, running; /* tasks handed out, in the batch, and not yet finished */
-    int err;                      /* the batch's first error */
+    size_t ncoltasks; /* tasks 0..ncoltasks-1 are column ranges; task ncoltasks (when handed
+                       * out) adds the previous batch's correlation sums */
+    uint32_t order[PROFILE_TASKS_MAX + 1]; /* the order tasks are handed out in */
+    double cost[PROFILE_TASKS_MAX + 1];    /* seconds each task took last time (scheduling) */
+    int timed;                             /* tasks are single columns: order by cost */
+    int err;                               /* the batch's first error */
 };
 
 struct profile {
@@ -633,8 +814,13 @@ struct profile {
     size_t threads; /* 1: everything on the caller's thread */
     struct ppool pool;
     struct pbatch job; /* the batch in progress (pool.active) */
-    double *bx;
-    size_t bx_cap;
+    double *bxbuf[2];  /* batches alternate between two bx buffers */
+    size_t bxcap[2];
+    int bxnext;
+    struct pbatch pend;  /* a batch whose correlation sums are still to add (pend.bx) */
+    unsigned char *full; /* corr_rows scratch: full_cap bytes and indexes */
+    uint32_t *part;
+    size_t full_cap;
     int err; /* sticky */
 };
 
@@ -712,7 +898,7 @@ static void td_flush(struct tdigest *t)
 {
     if (t->nbuf == 0)
         return;
-    radix_u64(t->buf, t->kscratch, t->nbuf);
+    sort_keys(t->buf, t->kscratch, t->nbuf);
     double total = t->total + (double)t->nbuf;
     size_t i = 0, j = 0, no = 0;
     double cm = 0, cw = 0, q0 = 0, qlim = 0;
@@ -744,7 +930,7 @@ static void td_flush(struct tdigest *t)
     t->nbuf = 0;
 }
 
-static void td_add(struct tdigest *t, double x)
+static inline void td_add(struct tdigest *t, double x)
 {
     if (t->nbuf == t->bufcap)
         td_flush(t);
@@ -872,13 +1058,20 @@ static void fi_index(struct freq *f)
 /* Subtract the median counter from every counter and drop those that reach 0. */
 static void fi_purge(struct freq *f)
 {
-    for (size_t k = 0; k < f->n; k++)
-        f->scratch[k] = f->e[k].count;
-    uint64_t med = select_u64(f->scratch, f->n, f->n / 2);
+    uint64_t lo = f->e[0].count, hi = lo;
+    for (size_t k = 0; k < f->n; k++) {
+        uint64_t c = f->e[k].count;
+        f->scratch[k] = c;
+        lo = c < lo ? c : lo;
+        hi = c > hi ? c : hi;
+    }
+    /* all equal (a stream of distinct values): that is the median */
+    uint64_t med = lo == hi ? lo : select_u64(f->scratch, f->n, f->n / 2);
     size_t kept = 0;
     for (size_t k = 0; k < f->n; k++) {
         if (f->e[k].count <= med) {
-            f->free_text[f->nfree++] = f->e[k].sidx;
+            if (!f->e[k].src)
+                f->free_text[f->nfree++] = f->e[k].sidx;
             continue;
         }
         f->e[kept] = f->e[k];
@@ -910,9 +1103,22 @@ static void fi_add(struct freq *f, uint64_t h, const char *str, size_t len, uint
     e->count = w;
     e->order = order;
     e->slen = (uint32_t)(len < PROFILE_VALUE_BYTES ? len : PROFILE_VALUE_BYTES);
-    e->sidx = f->nfree ? f->free_text[--f->nfree] : (uint32_t)f->n;
-    memcpy(f->text[e->sidx], str, e->slen);
+    e->src = str; /* copied by fi_settle if the entry is still there then */
     f->idx[i] = (uint32_t)++f->n;
+}
+
+/* Copy the bytes of the entries added since the last call (their text was borrowed): most
+ * entries of a stream of distinct values are purged before this. */
+static void fi_settle(struct freq *f)
+{
+    for (size_t k = 0; k < f->n; k++) {
+        struct fient *e = &f->e[k];
+        if (!e->src)
+            continue;
+        e->sidx = f->nfree ? f->free_text[--f->nfree] : (uint32_t)f->nslots++;
+        memcpy(f->text[e->sidx], e->src, e->slen);
+        e->src = NULL;
+    }
 }
 
 /* ---- exact map
@@ -984,6 +1190,7 @@ static int col_go_approx(struct pcol *c)
                    e->ent);
         }
     }
+    fi_settle(c->ss); /* the seeds' bytes are in the map's arena */
     map_release(&c->map);
     return 0;
 }
@@ -1111,6 +1318,9 @@ static int is_bool_token(const char *s, size_t len, int *word)
 
 static void col_bool(struct pcol *c, uint64_t h, const char *s, size_t len)
 {
+    for (int i = 0; i < c->bool_n; i++) /* a spelling already seen: nothing changes */
+        if (len == c->bool_len[i] && memcmp(s, c->bool_s[i], len) == 0)
+            return;
     int word = 0;
     if (!is_bool_token(s, len, &word)) {
         c->cand &= ~C_BOOL;
@@ -1124,7 +1334,16 @@ static void col_bool(struct pcol *c, uint64_t h, const char *s, size_t len)
         c->cand &= ~C_BOOL;
         return;
     }
+    memcpy(c->bool_s[c->bool_n], s, len); /* len <= 5: a token */
+    c->bool_len[c->bool_n] = len;
     c->bool_h[c->bool_n++] = h;
+}
+
+/* Continuation bytes (10xxxxxx) among the eight bytes of w. */
+static inline size_t utf8_cont(uint64_t w)
+{
+    uint64_t m = (w & ~(w << 1) & 0x8080808080808080ull) >> 7;
+    return (size_t)((m * 0x0101010101010101ull) >> 56);
 }
 
 static size_t utf8_chars(const char *s, size_t n)
@@ -1133,13 +1352,14 @@ static size_t utf8_chars(const char *s, size_t n)
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, s + i, 8);
-        if (!(w & 0x8080808080808080ull))
-            continue;
-        uint64_t m = (w & ~(w << 1) & 0x8080808080808080ull) >> 7;
-        cont += (size_t)((m * 0x0101010101010101ull) >> 56);
+        if (w & 0x8080808080808080ull)
+            cont += utf8_cont(w);
     }
-    for (; i < n; i++)
-        cont += ((unsigned char)s[i] & 0xC0) == 0x80;
+    if (i < n) {
+        uint64_t w = load_small(s + i, n - i); /* zero bytes are not continuations */
+        if (w & 0x8080808080808080ull)
+            cont += utf8_cont(w);
+    }
     return n - cont;
 }
 
@@ -1306,6 +1526,91 @@ static void corr_update(struct corr *c)
     }
 }
 
+/* q[a][b..b+3] += xa * xb over the complete rows, for four columns b at once (four
+ * independent sums; each still gets its terms in row order). */
+static void corr_q4(struct corr *c, const double *x, size_t rows, const unsigned char *full,
+                    size_t a, size_t b)
+{
+    size_t k = c->k;
+    const double *xa = x + a * rows, *x0 = x + b * rows, *x1 = x0 + rows, *x2 = x1 + rows,
+                 *x3 = x2 + rows;
+    double *q = c->q + a * k + b;
+    double q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+    for (size_t r = 0; r < rows; r++) {
+        if (!full[r])
+            continue;
+        double v = xa[r];
+        q0 += v * x0[r];
+        q1 += v * x1[r];
+        q2 += v * x2[r];
+        q3 += v * x3[r];
+    }
+    q[0] = q0, q[1] = q1, q[2] = q2, q[3] = q3;
+}
+
+/* Pairwise sums of columns a < b over the incomplete rows (part[0..np)) where both are
+ * present. */
+static void corr_pair(struct corr *c, const double *x, size_t rows, const uint32_t *part,
+                      size_t npart, size_t a, size_t b)
+{
+    size_t k = c->k;
+    const double *xa = x + a * rows, *xb = x + b * rows;
+    double np = c->np[a * k + b], sa = c->sx[a * k + b], sb = c->sx[b * k + a];
+    double saa = c->sxx[a * k + b], sbb = c->sxx[b * k + a], sab = c->sxy[a * k + b];
+    for (size_t i = 0; i < npart; i++) {
+        double va = xa[part[i]], vb = xb[part[i]];
+        if (isnan(va) || isnan(vb))
+            continue;
+        np += 1;
+        sa += va, sb += vb;
+        saa += va * va, sbb += vb * vb;
+        sab += va * vb;
+    }
+    c->np[a * k + b] = np, c->sx[a * k + b] = sa, c->sx[b * k + a] = sb;
+    c->sxx[a * k + b] = saa, c->sxx[b * k + a] = sbb, c->sxy[a * k + b] = sab;
+}
+
+/* corr_update for every row of a batch (x[a * rows + r]: column a's value in row r, NAN when
+ * missing), sum by sum: each sum gets the same terms in the same row order, so the same
+ * result. full: rows bytes of scratch, part: rows indexes of scratch. */
+static void corr_rows(struct corr *c, const double *x, size_t rows, unsigned char *full,
+                      uint32_t *part)
+{
+    size_t k = c->k, nfull = 0, npart = 0;
+    memset(full, 1, rows);
+    for (size_t a = 0; a < k; a++)
+        for (size_t r = 0; r < rows; r++)
+            full[r] &= !isnan(x[a * rows + r]);
+    for (size_t r = 0; r < rows; r++) {
+        nfull += full[r];
+        if (!full[r])
+            part[npart++] = (uint32_t)r;
+    }
+    c->nfull += nfull;
+    for (size_t a = 0; a < k; a++) {
+        const double *xa = x + a * rows;
+        double sum = c->sum[a];
+        for (size_t r = 0; r < rows; r++)
+            if (full[r])
+                sum += xa[r];
+        c->sum[a] = sum;
+        size_t b = a;
+        for (; b + 4 <= k; b += 4)
+            corr_q4(c, x, rows, full, a, b);
+        for (; b < k; b++) {
+            const double *xb = x + b * rows;
+            double q = c->q[a * k + b];
+            for (size_t r = 0; r < rows; r++)
+                if (full[r])
+                    q += xa[r] * xb[r];
+            c->q[a * k + b] = q;
+        }
+    }
+    for (size_t a = 0; npart > 0 && a < k; a++)
+        for (size_t b = a + 1; b < k; b++)
+            corr_pair(c, x, rows, part, npart, a, b);
+}
+
 static int corr_alloc(struct corr *c)
 {
     size_t kk = c->k ? c->k * c->k : 1;
@@ -1360,7 +1665,8 @@ static double col_kinds(struct pcol *c, const char *s, size_t len)
     double v = NAN;
     if (c->cand & C_NUM) {
         int is_int = 0;
-        if (profile_parse_number(s, len, &v, &is_int) == 0) {
+        if (plain_number(s, len, &v, &is_int) == 0 ||
+            profile_parse_number(s, len, &v, &is_int) == 0) {
             if (!is_int)
                 c->cand &= ~C_INT;
             c->cand &= ~C_DATE;
@@ -1369,7 +1675,7 @@ static double col_kinds(struct pcol *c, const char *s, size_t len)
         c->cand &= ~(C_NUM | C_INT);
     }
     if (c->cand & C_DATE) {
-        if (profile_parse_time(s, len, &v) == 0)
+        if (plain_time(s, len, &v) == 0 || profile_parse_time(s, len, &v) == 0)
             return v;
         c->cand &= ~C_DATE;
     }
@@ -1432,6 +1738,8 @@ static int col_batch(struct profile *p, size_t i, const struct pbatch *b)
         else if (x)
             x[r] = v - shift;
     }
+    if (c->ss)
+        fi_settle(c->ss); /* before the batch's bytes go */
     return 0;
 }
 
@@ -1454,31 +1762,53 @@ static int batch_pre(struct profile *p, struct pbatch *b)
             row[i] = NAN;
         return 0;
     }
-    size_t need = c->k * b->rows;
-    if (need > p->bx_cap) {
-        double *tmp = realloc(p->bx, need * sizeof(double));
+    size_t need = c->k * b->rows, w = (size_t)p->bxnext;
+    if (need > p->bxcap[w]) {
+        double *tmp = realloc(p->bxbuf[w], need * sizeof(double));
         if (!tmp)
             return -ENOMEM;
-        p->bx = tmp;
-        p->bx_cap = need;
+        p->bxbuf[w] = tmp;
+        p->bxcap[w] = need;
     }
     for (size_t i = 0; i < need; i++)
-        p->bx[i] = NAN;
-    b->bx = p->bx;
+        p->bxbuf[w][i] = NAN;
+    b->bx = p->bxbuf[w];
+    p->bxnext ^= 1; /* the next batch fills the other one while these sums may be pending */
     return 0;
 }
 
-/* After the columns of a batch: correlation sums row by row, the row count, and the choice
- * of correlation columns once PROFILE_CORR_SCAN_ROWS rows are in. */
+/* Add the pending batch's correlation sums, if any. */
+static int corr_flush(struct profile *p)
+{
+    struct pbatch *b = &p->pend;
+    if (!b->bx)
+        return 0;
+    if (b->rows > p->full_cap) {
+        unsigned char *tmp = realloc(p->full, b->rows);
+        if (!tmp)
+            return -ENOMEM;
+        p->full = tmp;
+        uint32_t *t2 = realloc(p->part, b->rows * sizeof(*t2));
+        if (!t2)
+            return -ENOMEM;
+        p->part = t2;
+        p->full_cap = b->rows;
+    }
+    corr_rows(&p->c, b->bx, b->rows, p->full, p->part);
+    b->bx = NULL;
+    return 0;
+}
+
+/* After the columns of a batch: its correlation sums become pending (added as a task of the
+ * next batch, or by corr_flush; always after the previous batch's), the row count, and the
+ * choice of correlation columns once PROFILE_CORR_SCAN_ROWS rows are in. */
 static int batch_post(struct profile *p, const struct pbatch *b)
 {
     struct corr *c = &p->c;
     if (c->chosen && c->k) {
-        for (size_t r = 0; r < b->rows; r++) {
-            for (size_t a = 0; a < c->k; a++)
-                c->x[a] = b->bx[a * b->rows + r];
-            corr_update(c);
-        }
+        if (corr_flush(p) != 0)
+            return -ENOMEM;
+        p->pend = *b;
     }
     p->rows += b->rows;
     if (!c->chosen && p->rows == PROFILE_CORR_SCAN_ROWS)
@@ -1486,15 +1816,26 @@ static int batch_post(struct profile *p, const struct pbatch *b)
     return 0;
 }
 
-/* Task t of the batch in progress: its share of the columns. */
+/* Task t of the batch in progress: its share of the columns, or the pending correlation
+ * sums. */
 static int run_task(struct profile *p, size_t t)
 {
     const struct pbatch *b = &p->job;
-    size_t lo = t * b->n / p->pool.ntasks, hi = (t + 1) * b->n / p->pool.ntasks;
+    size_t nt = p->pool.ncoltasks;
+    if (t == nt)
+        return corr_flush(p);
+    size_t lo = t * b->n / nt, hi = (t + 1) * b->n / nt;
     for (size_t i = lo; i < hi; i++)
         if (col_batch(p, i, b) != 0)
             return -ENOMEM;
     return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Take tasks of the batch in progress until none is left (mu held on entry and exit). */
@@ -1502,11 +1843,15 @@ static void take_tasks(struct profile *p)
 {
     struct ppool *pl = &p->pool;
     while (pl->active && !pl->quit && pl->next < pl->ntasks) {
-        size_t t = pl->next++;
+        size_t t = pl->order[pl->next++];
+        int timed = pl->timed;
         pl->running++;
         pthread_mutex_unlock(&pl->mu);
+        double t0 = timed ? now_s() : 0;
         int rc = run_task(p, t);
+        double took = timed ? now_s() - t0 : 0;
         pthread_mutex_lock(&pl->mu);
+        pl->cost[t] = took;
         if (rc != 0 && pl->err == 0)
             pl->err = rc;
         if (--pl->running == 0 && pl->next >= pl->ntasks)
@@ -1530,8 +1875,9 @@ static void *pool_worker(void *arg)
     return NULL;
 }
 
-/* Start the helper threads (threads - 1 of them); fewer, or none, when they cannot start. */
-static void pool_start(struct profile *p)
+/* Start the helper threads: threads - 1 of them, at most one per other column of the first
+ * batch (n); fewer, or none, when they cannot start. */
+static void pool_start(struct profile *p, size_t n)
 {
     struct ppool *pl = &p->pool;
     if (pl->started)
@@ -1543,6 +1889,8 @@ static void pool_start(struct profile *p)
         goto no_wake;
     if (pthread_cond_init(&pl->idle, NULL) != 0)
         goto no_idle;
+    if (p->threads > n)
+        p->threads = n;
     pl->tid = calloc(p->threads - 1, sizeof(*pl->tid));
     for (size_t i = 0; pl->tid && i + 1 < p->threads; i++) {
         if (pthread_create(&pl->tid[i], NULL, pool_worker, p) != 0)
@@ -1601,6 +1949,40 @@ static int batch_complete(struct profile *p)
     return rc;
 }
 
+/* Hand p->job to the helpers: one task per column (or column range), then the pending
+ * correlation sums; single-column tasks go out costliest first (by their last run), so a
+ * batch ends on short ones. */
+static void batch_start(struct profile *p)
+{
+    struct ppool *pl = &p->pool;
+    size_t n = p->job.n, nt = n < PROFILE_TASKS_MAX ? n : PROFILE_TASKS_MAX;
+    pthread_mutex_lock(&pl->mu);
+    if (nt != pl->ncoltasks) {
+        for (size_t t = 0; t <= nt; t++)
+            pl->cost[t] = 0;
+        pl->ncoltasks = nt;
+    }
+    pl->timed = nt == n;
+    pl->ntasks = nt + (p->pend.bx != NULL);
+    for (size_t t = 0; t < pl->ntasks; t++)
+        pl->order[t] = (uint32_t)t;
+    for (size_t t = 1; pl->timed && t < pl->ntasks; t++) { /* insertion sort, costliest first */
+        uint32_t v = pl->order[t];
+        size_t j = t;
+        while (j > 0 && pl->cost[pl->order[j - 1]] < pl->cost[v]) {
+            pl->order[j] = pl->order[j - 1];
+            j--;
+        }
+        pl->order[j] = v;
+    }
+    pl->next = 0;
+    pl->running = 0;
+    pl->err = 0;
+    pl->active = 1;
+    pthread_cond_broadcast(&pl->wake);
+    pthread_mutex_unlock(&pl->mu);
+}
+
 /* Profile rows [0, rows) of cells (n per row), in the background when async and there are
  * helpers (completed by the next batch_complete), otherwise now. */
 static int batch_run(struct profile *p, const struct colf_cell *cells, size_t rows, size_t n,
@@ -1611,21 +1993,15 @@ static int batch_run(struct profile *p, const struct colf_cell *cells, size_t ro
     if (rc != 0)
         return p->err = rc;
     if (async && p->threads > 1 && n > 1 && rows * n >= PROFILE_ASYNC_CELLS) {
-        pool_start(p);
+        pool_start(p, n);
         if (p->pool.nworkers > 0) {
-            struct ppool *pl = &p->pool;
             p->job = b;
-            pthread_mutex_lock(&pl->mu);
-            pl->next = 0;
-            pl->ntasks = n < PROFILE_TASKS_MAX ? n : PROFILE_TASKS_MAX;
-            pl->running = 0;
-            pl->err = 0;
-            pl->active = 1;
-            pthread_cond_broadcast(&pl->wake);
-            pthread_mutex_unlock(&pl->mu);
+            batch_start(p);
             return 0;
         }
     }
+    if (corr_flush(p) != 0)
+        return p->err = -ENOMEM;
     for (size_t i = 0; i < n; i++)
         if (col_batch(p, i, &b) != 0)
             return p->err = -ENOMEM;
@@ -1671,7 +2047,9 @@ int profile_wait(struct profile *p)
 {
     if (!p)
         return -EINVAL;
-    return batch_complete(p);
+    if (batch_complete(p) != 0)
+        return p->err;
+    return p->err = corr_flush(p);
 }
 
 int profile_set_threads(struct profile *p, size_t threads)
@@ -1764,6 +2142,8 @@ int profile_finish(struct profile *p)
         return 0;
     int rc = batch_complete(p);
     pool_stop(p);
+    if (rc == 0)
+        rc = p->err = corr_flush(p);
     if (rc != 0)
         return rc;
     if (!p->c.chosen && corr_choose(p) != 0)
@@ -1785,7 +2165,10 @@ void profile_free(struct profile *p)
     if (!p)
         return;
     pool_stop(p); /* running tasks finish first */
-    free(p->bx);
+    free(p->bxbuf[0]);
+    free(p->bxbuf[1]);
+    free(p->full);
+    free(p->part);
     for (size_t i = 0; i < p->ncols; i++) {
         struct pcol *c = &p->cols[i];
         free(c->name);
@@ -1974,8 +2357,23 @@ static int numeric_stats(const struct pcol *c, json_t *st)
     return rc;
 }
 
+/* len without a character cut short at the end: stored values keep their first
+ * PROFILE_VALUE_BYTES bytes, which may end inside a multi-byte character. */
+static size_t utf8_whole(const char *s, size_t len)
+{
+    size_t i = len;
+    while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0 || ((unsigned char)s[i - 1] & 0x80) == 0)
+        return len; /* ASCII last, or no lead byte in reach */
+    unsigned lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    return len - (i - 1) >= need ? len : i - 1;
+}
+
 static json_t *top_entry(const char *s, size_t len, uint64_t count, const uint64_t *err)
 {
+    len = utf8_whole(s, len);
     json_t *o = json_object();
     if (!o || jset(o, "value", json_stringn(s, len)) != 0 ||
         jset(o, "count", json_integer((json_int_t)count)) != 0 ||

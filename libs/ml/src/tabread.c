@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define MSG_MAX   320
 #define VOTE_COLS 256 /* columns that vote on the header */
@@ -89,6 +92,7 @@ struct tabread {
     size_t row_len, row_cap, alt_cap;
     size_t row_base;
     size_t scan;      /* delimited: the next byte to parse */
+    size_t f_fast;    /* delimited: fields add_field stores without checks (see there) */
     size_t fw;        /* delimited: where the current field's next byte goes */
     size_t row_bytes; /* delimited: bytes of the current row's finished fields */
     struct field *f;
@@ -249,6 +253,14 @@ static int u8_lead(struct tabread *r, unsigned b)
 
 static size_t ascii_run(const unsigned char *p, size_t i, size_t n)
 {
+#ifdef __SSE2__
+    const __m128i zero = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        if (_mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)))
+            break;
+    }
+#endif
     const uint64_t hi = 0x8080808080808080ull, lo = 0x0101010101010101ull;
     while (i + 8 <= n) {
         uint64_t w;
@@ -549,13 +561,13 @@ fail_mem:
 
 #define SLICE_BYTES (64u << 10) /* delimited input is copied into the arena this much at a time */
 
-/* The field [off, off + len) of the arena is complete. */
-static int add_field(struct tabread *r, size_t off, size_t len)
+/* add_field's rare cases: a limit crossed, the field array full, or a field past the columns
+ * (counted for the ragged-row message). row_bytes already counts the field. */
+static int add_field_slow(struct tabread *r, size_t off, size_t len)
 {
     if (len > r->max_field)
         return fail(r, -EMSGSIZE, "line %llu, column %zu: a field longer than %zu bytes",
                     (unsigned long long)r->row_line, r->nf + 1, r->max_field);
-    r->row_bytes += len;
     if (r->row_bytes > TABREAD_MAX_ROW_BYTES)
         return fail(r, -EMSGSIZE, "line %llu: a row longer than %u bytes",
                     (unsigned long long)r->row_line, TABREAD_MAX_ROW_BYTES);
@@ -574,6 +586,20 @@ static int add_field(struct tabread *r, size_t off, size_t len)
     return 0;
 }
 
+/* The field [off, off + len) of the arena is complete. The usual case inline: f_fast is
+ * min(f_cap, the column limit) once the header is read (0 before). */
+static inline int add_field(struct tabread *r, size_t off, size_t len)
+{
+    r->row_bytes += len;
+    if (len > r->max_field || r->row_bytes > TABREAD_MAX_ROW_BYTES || r->nf >= r->f_fast)
+        return add_field_slow(r, off, len);
+    r->f[r->nf].off = (uint32_t)off;
+    r->f[r->nf].len = (uint32_t)len;
+    r->nf++;
+    r->fquoted = 0;
+    return 0;
+}
+
 static int first_record(struct tabread *r)
 {
     r->header_done = 1;
@@ -587,6 +613,9 @@ static int first_record(struct tabread *r)
     }
     if (dedupe_names(r) != 0 || emit_columns(r, 0) != 0)
         return r->err;
+    if (grow((void **)&r->f, &r->f_cap, r->ncols, sizeof(*r->f)) != 0)
+        return fail_nomem(r);
+    r->f_fast = r->ncols;
     return r->has_header ? 1 : 0;
 }
 
@@ -659,6 +688,17 @@ static size_t count_nl(const unsigned char *p, size_t n)
  * lowest byte flagged by the zero-byte test is always a real match. */
 static inline size_t find_special(const unsigned char *a, size_t i, size_t n, unsigned char d)
 {
+#ifdef __SSE2__
+    const __m128i vd = _mm_set1_epi8((char)d), vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vd), _mm_cmpeq_epi8(v, vn)),
+                                 _mm_cmpeq_epi8(v, vr));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+    }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
     const uint64_t md = lo * d, mn = lo * '\n', mr = lo * '\r';
@@ -678,12 +718,38 @@ static inline size_t find_special(const unsigned char *a, size_t i, size_t n, un
 
 /* D_FIELD_START: unquoted fields, row after row, until a quote opens a field, the text
  * ends inside a field, or a lone CR needs the next byte. */
+/* D_FIELD_START: unquoted fields, row after row, until a quote opens a field, the text
+ * ends inside a field, or a lone CR needs the next byte. The common field (ended by the
+ * delimiter, within every limit) is stored from locals; anything else goes through
+ * add_field / field_end with the state written back. */
 static int plain_fields(struct tabread *r)
 {
     const unsigned char d = (unsigned char)r->delim;
-    while (r->scan < r->row_len) {
+    const size_t maxf = r->max_field;
+    for (;;) {
         const unsigned char *a = (const unsigned char *)r->row;
-        size_t i = r->scan, n = r->row_len;
+        struct field *f = r->f;
+        size_t i = r->scan, n = r->row_len, nf = r->nf, bytes = r->row_bytes, lim = r->f_fast;
+        size_t q = n;
+        while (i < n && a[i] != '"') {
+            q = find_special(a, i, n, d);
+            size_t len = q - i;
+            if (q == n || a[q] != d || len > maxf || bytes + len > TABREAD_MAX_ROW_BYTES ||
+                nf >= lim)
+                break;
+            bytes += len;
+            f[nf].off = (uint32_t)i;
+            f[nf].len = (uint32_t)len;
+            nf++;
+            i = q + 1;
+        }
+        if (nf != r->nf)
+            r->fquoted = 0;
+        r->nf = nf;
+        r->row_bytes = bytes;
+        r->scan = i;
+        if (i >= n)
+            break;
         if (a[i] == '"') {
             r->fquoted = 1;
             r->quote_line = r->line;
@@ -691,14 +757,13 @@ static int plain_fields(struct tabread *r)
             r->dstate = D_QUOTED;
             return 0;
         }
-        size_t q = find_special(a, i, n, d);
         if (q == n) {
             r->fstart = i;
             r->fw = r->scan = n;
             r->dstate = D_UNQUOTED;
             return 0;
         }
-        if (a[q] == d) {
+        if (a[q] == d) { /* a field over a limit or past the columns: the checked path */
             r->scan = q + 1;
             if (add_field(r, i, q - i) != 0)
                 return r->err;

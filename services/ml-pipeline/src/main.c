@@ -69,6 +69,8 @@ static const struct http_route routes[] = {
     {"GET", "/api/v1/pipelines", plans_list, 0, 0, "the caller's plans ?page&page_size"},
     {"GET", "/api/v1/pipelines/{id}", plans_get, 0, 0,
      "a plan: each step's state, timing, cache hit, output hash, metrics and ranking"},
+    {"GET", "/api/v1/pipelines/{id}/steps/{step}/output", plans_output, 0, 0,
+     "a completed step's output: model file (train), results or ranking (JSON), prepared data"},
     {"POST", "/api/v1/pipelines/{id}/cancel", plans_cancel, 0, 0,
      "cancel a pending or running plan"},
     {"DELETE", "/api/v1/pipelines/{id}", plans_delete, 0, 0,

@@ -459,8 +459,9 @@ static void add_lib_problems(json_t *list, const struct plan_step *s, const char
         char field[160];
         const char *f = jsonv_str(e, "field");
         snprintf(field, sizeof(field), "%s%s%s", prefix, f ? "." : "", f ? f : "");
-        problem(details, field, s->id, "%s",
-                jsonv_str(e, "message") ? jsonv_str(e, "message") : "is not valid");
+        const char *msg = jsonv_str(e, "message");
+        problem(details, field, s->id, "%s%s%s", f ? f : "", f ? ": " : "",
+                msg ? msg : "is not valid");
     }
 }
 

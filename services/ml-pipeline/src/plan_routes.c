@@ -113,10 +113,11 @@ static void plans_answer(struct http_resp *resp, int rc, json_t *out)
 void plans_get(struct http_req *req, struct http_resp *resp)
 {
     const char *id = plans_id(req, resp);
+    if (!id)
+        return;
     json_t *out = NULL;
-    if (id)
-        plans_answer(resp, store_plan_get(req->app, id, req->claims.sub, svc_is_admin(req), &out),
-                     out);
+    int rc = store_plan_get(req->app, id, req->claims.sub, svc_is_admin(req), &out);
+    plans_answer(resp, rc, out);
 }
 
 void plans_cancel(struct http_req *req, struct http_resp *resp)
@@ -146,4 +147,35 @@ void plans_delete(struct http_req *req, struct http_resp *resp)
     int rc = store_plan_delete(req->app, id, req->claims.sub, svc_is_admin(req));
     plans_answer(resp, rc,
                  rc ? NULL : json_pack("{s:s, s:s}", "message", "pipeline deleted", "id", id));
+}
+
+void plans_output(struct http_req *req, struct http_resp *resp)
+{
+    const char *id = plans_id(req, resp), *step = http_req_param(req, "step");
+    if (!id)
+        return;
+    char status[16] = "", output[BLOB_ID_LEN + 1] = "";
+    enum plan_step_type type = PLAN_LOAD;
+    int rc = store_plan_step_output(req->app, id, step ? step : "", req->claims.sub,
+                                    svc_is_admin(req), status, output, &type);
+    if (rc == -ENOENT) {
+        http_resp_error(resp, 404, "not_found", "no such pipeline or step", NULL);
+        return;
+    }
+    if (rc) {
+        http_resp_errno(resp, rc, NULL);
+        return;
+    }
+    if (strcmp(status, "completed") != 0 || !output[0]) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the step has no output (it is %s)", status);
+        http_resp_error(resp, 409, "not_completed", msg, json_pack("{s:s}", "status", status));
+        return;
+    }
+    char name[PLAN_ID_MAX + 32];
+    snprintf(name, sizeof(name), "%s.%s", step,
+             type == PLAN_TRAIN        ? "ibxmodel"
+             : type == PLAN_PREPROCESS ? "prepared"
+                                       : "json");
+    artifact_respond(req->app, resp, output, plan_media_type(type), name);
 }

@@ -76,6 +76,13 @@ int plan_publish(struct svc *s, const char *plan_id, const char *user_id)
     return rc;
 }
 
+const char *plan_media_type(enum plan_step_type t)
+{
+    return t == PLAN_TRAIN        ? PL_MODEL_MEDIA
+           : t == PLAN_PREPROCESS ? PLAN_PREPARED_MEDIA
+                                  : PLAN_JSON_MEDIA;
+}
+
 /* ------------------------------------------------------------------------ shared data */
 
 static const char *task_name(enum ml_task t)
@@ -481,6 +488,18 @@ static void step_record(struct prun *r, size_t i, const struct plan_step_update 
         log_warn("plan %s: could not record step %s", r->row.id, r->plan->steps[i].id);
 }
 
+/* Record a computed output in the cache. When the plan went away meanwhile (cancelled,
+ * deleted, its owner erased) the artifact is released unless something else holds it. */
+static void step_cache(struct prun *r, const struct plan_step *st, const struct step_out *o)
+{
+    int rc = store_plan_cache_put(r->s, r->row.id, o->key, st->type, o->out,
+                                  plan_media_type(st->type), o->result);
+    if (rc == -ECANCELED)
+        artifact_release(r->s, o->out);
+    else if (rc)
+        log_warn("plan %s: step %s's output was not cached (%s)", r->row.id, st->id, strerror(-rc));
+}
+
 /* Step i with its retries: 0 (done, o filled), -ECANCELED, or the last failure. */
 static int step_run(struct prun *r, size_t i, struct step_out *o)
 {
@@ -492,13 +511,8 @@ static int step_run(struct prun *r, size_t i, struct step_out *o)
             .status = "running", .attempts = attempt, .cache_hit = -1, .started = attempt == 1};
         step_record(r, i, &u);
         rc = step_attempt(r, i, o);
-        if (rc == 0 && !o->hit &&
-            store_plan_cache_put(r->s, r->row.id, o->key, st->type, o->out,
-                                 st->type == PLAN_TRAIN        ? PL_MODEL_MEDIA
-                                 : st->type == PLAN_PREPROCESS ? PLAN_PREPARED_MEDIA
-                                                               : PLAN_JSON_MEDIA,
-                                 o->result) != 0)
-            log_warn("plan %s: step %s's output was not cached", r->row.id, st->id);
+        if (rc == 0 && !o->hit)
+            step_cache(r, st, o);
         if (rc == 0 || rc == -ECANCELED || r->cancel)
             break;
         if (!o->err[0])

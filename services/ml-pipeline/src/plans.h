@@ -28,7 +28,11 @@ void plans_get(struct http_req *req, struct http_resp *resp);
 void plans_cancel(struct http_req *req, struct http_resp *resp);
 void plans_delete(struct http_req *req, struct http_resp *resp);
 
+void plans_output(struct http_req *req, struct http_resp *resp);
+
 /* ---- plan_run.c: the executor ---- */
+/* The media type of a step type's output artifact (static). */
+const char *plan_media_type(enum plan_step_type t);
 /* The worker's job for PLAN_REQUESTED_EVENT: claim and run the plan. 0 when it is done
  * with (finished, already finished elsewhere, deleted, cancelled), < 0 to have the
  * message retried (the worker is stopping: the plan is given back as pending). */
@@ -51,6 +55,11 @@ int store_plan_get(struct svc *s, const char *id, const char *user, int admin,
  * with status (16 bytes) when the plan had ended; -ENOENT. */
 int store_plan_cancel(struct svc *s, const char *id, const char *user, int admin, json_t **out,
                       char *status) PLAN_WUR;
+/* A visible plan's step: *status and output (65 bytes, "" until completed) and *type.
+ * -ENOENT (no such plan or step). */
+int store_plan_step_output(struct svc *s, const char *id, const char *step, const char *user,
+                           int admin, char *status, char *output,
+                           enum plan_step_type *type) PLAN_WUR;
 /* Delete a visible plan (its cached outputs stay for other plans). -ENOENT. */
 int store_plan_delete(struct svc *s, const char *id, const char *user, int admin) PLAN_WUR;
 /* The plan's request was published now. */
@@ -79,7 +88,8 @@ int store_plan_set_data(struct svc *s, const char *id, const char *version, cons
 /* running -> status (completed, failed with error, cancelled) when still worker's. */
 int store_plan_finish(struct svc *s, const char *id, const char *worker, const char *status,
                       const char *error) PLAN_WUR;
-/* running -> pending (the worker stops; running steps back to pending). */
+/* running -> pending (the worker stops; running steps back to pending; the attempt is
+ * given back). */
 int store_plan_release(struct svc *s, const char *id, const char *worker) PLAN_WUR;
 
 /* Sweeper: running plans whose heartbeat is older than lease_s go back to pending (their

@@ -202,6 +202,28 @@ int store_plan_cancel(struct svc *s, const char *id, const char *user, int admin
     return rc ? rc : store_plan_get(s, id, user, admin, out);
 }
 
+int store_plan_step_output(struct svc *s, const char *id, const char *step, const char *user,
+                           int admin, char *status, char *output, enum plan_step_type *type)
+{
+    const char *p[] = {id, user, admin ? "true" : "false", step};
+    PGresult *r = NULL;
+    int rc = db_query(s->db,
+                      "SELECT st.status, coalesce(st.output_sha256, ''), st.type FROM "
+                      "pipeline.plan_steps st JOIN pipeline.plans p ON p.id = st.plan_id WHERE "
+                      "p.id = $1::uuid AND " PLAN_VISIBLE " AND st.step_id = $4",
+                      4, p, &r);
+    if (rc)
+        return rc;
+    if (PQntuples(r) != 1 || plan_type_parse(db_val(r, 0, 2), type) != 0)
+        rc = -ENOENT;
+    else {
+        snprintf(status, 16, "%s", db_val(r, 0, 0));
+        snprintf(output, BLOB_ID_LEN + 1, "%s", db_val(r, 0, 1));
+    }
+    PQclear(r);
+    return rc;
+}
+
 int store_plan_delete(struct svc *s, const char *id, const char *user, int admin)
 {
     const char *p[] = {id, user, admin ? "true" : "false"};
@@ -325,12 +347,14 @@ int store_plan_finish(struct svc *s, const char *id, const char *worker, const c
 int store_plan_release(struct svc *s, const char *id, const char *worker)
 {
     const char *p[] = {id, worker};
+    /* SELECT from r: one row when the plan was released (PQcmdTuples counts it) */
     return sp_mine(s,
                    "WITH r AS (UPDATE pipeline.plans SET status = 'pending', worker_id = NULL, "
-                   "heartbeat_at = NULL, updated_at = now() WHERE id = $1::uuid AND status = "
-                   "'running' AND worker_id = $2 RETURNING id) UPDATE pipeline.plan_steps st SET "
-                   "status = 'pending', started_at = NULL FROM r WHERE st.plan_id = r.id AND "
-                   "st.status = 'running'",
+                   "heartbeat_at = NULL, attempts = greatest(attempts - 1, 0), updated_at = "
+                   "now() WHERE id = $1::uuid AND status = 'running' AND worker_id = $2 "
+                   "RETURNING id), st AS (UPDATE pipeline.plan_steps st SET status = 'pending', "
+                   "started_at = NULL, finished_at = NULL, duration_ms = NULL FROM r WHERE "
+                   "st.plan_id = r.id AND st.status IN ('running', 'cancelled')) SELECT id FROM r",
                    2, p);
 }
 

@@ -11,7 +11,7 @@ import {
 } from './ui.js';
 import { destroyCharts, keepChart, chartLibrary } from './charts.js';
 import {
-  resultsSections, headline, metricName, metricValue, lowerIsBetter, CLS_METRICS, CLS_WEIGHTED, REG_METRICS,
+  resultsSections, headline, metricName, metricValue, lowerIsBetter, reasonWords, CLS_METRICS, CLS_WEIGHTED, REG_METRICS,
 } from './results.js';
 import { t, has, formatDate } from './i18n.js';
 
@@ -286,7 +286,7 @@ export function experimentPage(root, ctx, id) {
           run.task_type ? ` · ${t(`task.${run.task_type}`)}` : '',
           ` · ${formatDate(run.created_at)}`),
         run.task_type_reason && run.task_type_reason !== 'given in the request'
-          ? el('p', { class: 'muted small', text: t('exp.task_reason', { reason: run.task_type_reason }) }) : null),
+          ? el('p', { class: 'muted small', text: t('exp.task_reason', { reason: run.task_type_reason.split('; ').map(reasonWords).join(t('exp.reason_sep')) }) }) : null),
       el('div', { class: 'ds-actions' },
         run.status === 'completed' ? model.button() : null,
         run.status === 'completed' ? el('a', { class: 'btn btn-secondary', href: `#/experiments/compare?ids=${encodeURIComponent(id)}`, id: 'exp-compare', text: t('exp.compare') }) : null,
@@ -382,6 +382,7 @@ function fillNames(list, redraw, isGone) {
     for (const r of list) {
       const n = names.get(r.dataset_id);
       if (n && r.dataset_name !== n) { r.dataset_name = n; changed = true; }
+      if (n === null && !r.dataset_gone) { r.dataset_gone = true; changed = true; }
     }
     if (changed && !isGone()) redraw();
   });
@@ -455,7 +456,7 @@ export function experimentsPage(root, ctx) {
     return el('tr', { 'data-run': run.id, 'data-status': run.status },
       el('td', { class: 'col-pick' }, pick),
       el('th', { scope: 'row', 'data-label': t('exps.col.algorithm') }, el('a', { href: `#/experiments/${run.id}`, text: algName(run.algorithm) })),
-      el('td', { 'data-label': t('exps.col.dataset') }, run.dataset_name || el('span', { class: 'muted', text: '…' }),
+      el('td', { 'data-label': t('exps.col.dataset') }, run.dataset_name || el('span', { class: 'muted', text: run.dataset_gone ? t('exps.dataset_gone') : '…' }),
         el('span', { class: 'muted small' }, ` → ${run.target_column || ''}`)),
       el('td', { 'data-label': t('exps.col.status') }, statusBadge(run.status),
         active ? el('span', { class: 'small muted' }, ` ${stageText(run)}`) : null),
@@ -536,13 +537,12 @@ function runLabel(run, all) {
   return same ? `${algName(run.algorithm)} (${run.id.slice(0, 8)})` : algName(run.algorithm);
 }
 
-function bestIndex(metric, values) {
-  let best = -1;
-  values.forEach((v, i) => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) return;
-    if (best < 0 || (lowerIsBetter(metric) ? v < values[best] : v > values[best])) best = i;
-  });
-  return best;
+// The indices holding the best value of metric (every one of them on a tie).
+function bestIndices(metric, values) {
+  const ok = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
+  if (!ok.length) return new Set();
+  const best = lowerIsBetter(metric) ? Math.min(...ok) : Math.max(...ok);
+  return new Set(values.map((v, i) => (v === best ? i : -1)).filter((i) => i >= 0));
 }
 
 /** The side-by-side table (and chart) of completed runs [{run, results}]. */
@@ -556,11 +556,11 @@ export function comparisonView(items) {
       x.run.dataset_name ? el('span', { class: 'muted small cmp-ds', text: x.run.dataset_name }) : null)));
   const rows = metrics.map((m) => {
     const values = items.map((x) => (x.results.metrics || {})[m]);
-    const best = items.length > 1 ? bestIndex(m, values) : -1;
+    const best = items.length > 1 ? bestIndices(m, values) : new Set();
     return el('tr', { 'data-metric': m }, el('th', { scope: 'row' }, metricName(m),
       el('span', { class: 'muted small', text: lowerIsBetter(m) ? ` ${t('cmp.lower')}` : '' })),
-    values.map((v, i) => el('td', { class: `num${i === best ? ' cmp-best' : ''}`, 'data-value': typeof v === 'number' ? String(v) : '' },
-      metricValue(v), i === best ? el('span', { class: 'visually-hidden', text: ` (${t('cmp.best')})` }) : null)));
+    values.map((v, i) => el('td', { class: `num${best.has(i) ? ' cmp-best' : ''}`, 'data-value': typeof v === 'number' ? String(v) : '' },
+      metricValue(v), best.has(i) ? el('span', { class: 'visually-hidden', text: ` (${t('cmp.best')})` }) : null)));
   });
   const table = el('div', { class: 'table-wrap' }, el('table', { class: 'data-table cmp-table', id: 'compare-table' },
     el('caption', { text: t('cmp.caption', { n: items.length }) }),

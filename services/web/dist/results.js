@@ -5,13 +5,23 @@
 // the preprocessing report and the split. Nothing is computed here; numbers are only printed.
 import { el, fmtNum, label, stateBlock } from './ui.js';
 import { bars, keepChart, chartLibrary } from './charts.js';
-import { t, has } from './i18n.js';
+import { t, has, getLang } from './i18n.js';
+import { serverReasons } from './i18n-ml.js';
 
 export const CLS_METRICS = ['accuracy', 'f1_macro', 'precision_macro', 'recall_macro', 'roc_auc', 'pr_auc', 'log_loss'];
 export const CLS_WEIGHTED = ['precision_weighted', 'recall_weighted', 'f1_weighted'];
 export const REG_METRICS = ['r2', 'mae', 'rmse', 'mse'];
 const LOWER_BETTER = new Set(['mae', 'mse', 'rmse', 'log_loss']);
 const PALETTE = ['#1f4e79', '#c2571a', '#2e7d4f', '#8e3b8c', '#b58a00', '#2a8a9c', '#a33b3b', '#5a5f6b'];
+
+/** A reason the service gave (in English) in the current language when we know its words. */
+export function reasonWords(text) {
+  const s = String(text ?? '');
+  for (const [re, words] of serverReasons[getLang()] || []) {
+    if (re.test(s)) return s.replace(re, words);
+  }
+  return s;
+}
 
 export function lowerIsBetter(metric) {
   return LOWER_BETTER.has(metric);
@@ -97,7 +107,7 @@ export function confusionMatrix(cm) {
       }));
   });
   return el('div', { class: 'table-wrap' }, el('table', { class: 'confusion', id: 'confusion-matrix', 'data-classes': String(labels.length) },
-    el('caption', { text: t('results.cm.caption') }),
+    el('caption', { class: 'visually-hidden', text: t('results.cm.caption') }),
     el('thead', {}, head), el('tbody', {}, rows)));
 }
 
@@ -222,6 +232,7 @@ function leafWords(n, classes, task) {
     return t('tree.predict.class', { label: name, pct: fmtNum(share * 100, 0) });
   }
   const x = Array.isArray(v) ? v[0] : v;
+  if (task === 'score') return t('tree.predict.score', { value: fmtNum(num(x) ?? NaN) });
   return t('tree.predict.value', { value: fmtNum(num(x) ?? NaN) });
 }
 
@@ -234,7 +245,34 @@ function nodeFacts(n) {
   return facts.join(' · ');
 }
 
-function treeNodes(nodes, classes, task) {
+// Output feature name → how the preprocessing made it, so a split's threshold can be said
+// in the column's own unit (thresholds apply to scaled values) and a one-hot split as a
+// category question.
+function featureMap(res) {
+  const map = new Map();
+  const feats = res.preprocessing && Array.isArray(res.preprocessing.features) ? res.preprocessing.features : [];
+  for (const f of feats) {
+    for (const out of Array.isArray(f.outputs) ? f.outputs : []) {
+      const cat = f.kind === 'categorical' && out.startsWith(`${f.column}=`) ? out.slice(f.column.length + 1) : null;
+      map.set(out, { kind: f.kind, column: f.column, category: cat, center: num(f.center), scale: num(f.scale) });
+    }
+  }
+  return map;
+}
+
+// The question a split asks, and which child answers yes.
+function splitWords(n, features) {
+  const name = n.feature_name || t('tree.feature', { i: n.feature });
+  const f = features.get(name);
+  if (f && f.category !== null) {
+    return { text: t('tree.question.category', { feature: f.column, category: f.category }), left: 'no', right: 'yes' };
+  }
+  let thr = n.threshold;
+  if (f && f.kind !== 'categorical' && f.scale !== null && f.center !== null && num(thr) !== null) thr = thr * f.scale + f.center;
+  return { text: t('tree.question', { feature: name, threshold: fmtNum(thr, 4) }), left: 'yes', right: 'no' };
+}
+
+function treeNodes(nodes, classes, task, features) {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const draw = (id, depth, branch, seen) => {
     const n = byId.get(id);
@@ -247,14 +285,14 @@ function treeNodes(nodes, classes, task) {
           el('span', { class: 'muted small', text: ` ${nodeFacts(n)}` }),
           n.truncated ? el('span', { class: 'badge', text: t('tree.truncated') }) : null));
     }
-    const name = n.feature_name || t('tree.feature', { i: n.feature });
+    const q = splitWords(n, features);
     return el('li', { class: 'tnode tsplit', role: 'treeitem', 'data-node': String(n.id) },
       el('details', { open: depth < 3 },
         el('summary', {}, tag,
-          el('span', { class: 'tquestion', text: t('tree.question', { feature: name, threshold: fmtNum(n.threshold, 4) }) }),
+          el('span', { class: 'tquestion', text: q.text }),
           el('span', { class: 'muted small', text: ` ${nodeFacts(n)}` })),
         el('ul', { class: 'tchildren', role: 'group' },
-          draw(n.left, depth + 1, 'yes', seen), draw(n.right, depth + 1, 'no', seen))));
+          draw(n.left, depth + 1, q.left, seen), draw(n.right, depth + 1, q.right, seen))));
   };
   const rootId = nodes.length ? nodes[0].id : 0;
   return el('ul', { class: 'tree', role: 'tree', 'aria-label': t('tree.title') }, draw(rootId, 0, null, new Set()));
@@ -273,14 +311,15 @@ export function treeViewer(tree, res) {
   const valid = list.filter((x) => x && Array.isArray(x.nodes) && x.nodes.length);
   if (!valid.length) return null;
   const ensemble = Array.isArray(tree.trees);
-  // Gradient-boosted leaves hold additive scores, not class shares.
-  const leafTask = ensemble && tree.n_outputs !== undefined ? 'regression' : task;
+  // Gradient-boosted leaves hold scores added up over the trees, not class shares.
+  const boosted = ensemble && tree.n_outputs !== undefined;
+  const leafTask = boosted ? 'score' : task;
+  const features = featureMap(res);
   const holder = el('div', { class: 'tree-holder' });
   const show = (i) => {
     const one = valid[i];
-    holder.replaceChildren(
-      one.truncated ? el('p', { class: 'muted small', text: t('tree.truncated.note') }) : null,
-      treeNodes(one.nodes, classes, leafTask));
+    const note = one.truncated ? el('p', { class: 'muted small', text: t('tree.truncated.note') }) : null;
+    holder.replaceChildren(...[note, treeNodes(one.nodes, classes, leafTask, features)].filter(Boolean));
   };
   show(0);
   const setAll = (open) => {
@@ -290,9 +329,8 @@ export function treeViewer(tree, res) {
     el('label', { for: 'tree-pick', text: t('tree.pick') }),
     el('select', { id: 'tree-pick', onchange: (e) => show(Number(e.target.value)) },
       valid.map((x, i) => el('option', { value: String(i), text: t('tree.pick.item', { n: i + 1, output: x.output !== undefined ? ` (${t('tree.output', { o: x.output })})` : '' }) })))) : null;
-  const intro = ensemble
-    ? t('tree.intro.ensemble', { shown: valid.length, total: tree.n_trees ?? valid.length })
-    : t('tree.intro');
+  const shown = { shown: valid.length, total: tree.n_trees ?? valid.length };
+  const intro = `${boosted ? t('tree.intro.boosting', shown) : ensemble ? t('tree.intro.ensemble', shown) : t('tree.intro')} ${t('tree.units')}`;
   return section('res-tree', t('tree.title'), intro,
     el('div', { class: 'tree-tools' }, picker,
       el('button', { type: 'button', class: 'btn btn-secondary btn-small', id: 'tree-expand', text: t('tree.expand'), onclick: () => setAll(true) }),
@@ -308,7 +346,7 @@ function prepReport(p, split) {
   const facts = [];
   if (split) {
     facts.push([t('results.split.train'), fmtNum(split.train_rows)], [t('results.split.test'), fmtNum(split.test_rows)]);
-    if (split.stratified !== undefined) facts.push([t('results.split.stratified'), t(split.stratified ? 'flag.yes' : 'flag.no')]);
+    if (split.stratified !== undefined && !(p && p.task === 'regression')) facts.push([t('results.split.stratified'), t(split.stratified ? 'flag.yes' : 'flag.no')]);
   }
   if (p) {
     if (num(p.n_features_in) !== null) facts.push([t('results.prep.in'), fmtNum(p.n_features_in)]);
@@ -333,7 +371,8 @@ function settings(res) {
       el('dl', { class: 'meta-list', id: 'resolved-hp' }, hp.map(([k, v]) => el('div', {}, el('dt', { text: has(`hp.${k}`) ? t(`hp.${k}`) : k }),
         el('dd', { text: v === null ? t('hp.auto') : typeof v === 'boolean' ? t(v ? 'flag.yes' : 'flag.no') : String(v) }))))) : null,
     tim.length ? el('div', {}, el('h3', { text: t('results.timings') }),
-      el('dl', { class: 'meta-list' }, tim.map(([k, v]) => el('div', {}, el('dt', { text: label('timing', k) }), el('dd', { text: t('results.ms', { ms: fmtNum(v, 0) }) }))))) : null);
+      el('dl', { class: 'meta-list', id: 'timings' }, tim.map(([k, v]) => el('div', {}, el('dt', { text: label('timing', k) }),
+        el('dd', { text: t('results.ms', { ms: fmtNum(v, v < 10 ? 1 : 0) }) }))))) : null);
 }
 
 /** Every results section for a completed run's results. */

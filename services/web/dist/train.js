@@ -12,12 +12,13 @@ import {
   el, field, select, checkbox, errorText, errorBlock, loadingBlock, stateBlock, fmtNum, label, focusSoon, uid,
 } from './ui.js';
 import { destroyCharts } from './charts.js';
-import { resultsSections } from './results.js';
+import { resultsSections, reasonWords } from './results.js';
 import {
   runCard, cancelRun, algName, resultsOf, comparisonView, modelDownloader, ACTIVE,
 } from './experiments.js';
 import { followRun } from './mlapi.js';
 import { t, has, getLang } from './i18n.js';
+import { serverWords } from './i18n-ml.js';
 
 const STEPS = 7;
 const NUM_IMPUTE = ['mean', 'median', 'most_frequent', 'constant', 'knn'];
@@ -48,6 +49,12 @@ const PROBLEMS = [
   [/^is not a known hyperparameter/, 'problem.unknown_hp'],
 ];
 
+// Messages are kept as functions and said at draw time, so a language switch translates
+// those already on screen.
+function say(m) {
+  return typeof m === 'function' ? m() : (m || '');
+}
+
 export function problemText(problem) {
   const p = String(problem || '').trim();
   for (const [re, key] of PROBLEMS) {
@@ -67,18 +74,19 @@ export function hpLabel(name) {
   return s[0].toUpperCase() + s.slice(1);
 }
 
-// The server's description in English; our translation in other languages when we have one.
+// The service's descriptions are in English; our words in other languages when we have them.
+function serverWord(...keys) {
+  const words = serverWords[getLang()] || {};
+  const k = keys.find((x) => x in words);
+  return k ? words[k] : null;
+}
+
 function hpDescription(alg, h) {
-  if (getLang() !== 'en') {
-    if (has(`hpdesc.${alg}.${h.name}`)) return t(`hpdesc.${alg}.${h.name}`);
-    if (has(`hpdesc.${h.name}`)) return t(`hpdesc.${h.name}`);
-  }
-  return h.description || '';
+  return serverWord(`hpdesc.${alg}.${h.name}`, `hpdesc.${h.name}`) || h.description || '';
 }
 
 function algDescription(a) {
-  if (getLang() !== 'en' && has(`algdesc.${a.name}`)) return t(`algdesc.${a.name}`);
-  return a.description || '';
+  return serverWord(`algdesc.${a.name}`) || a.description || '';
 }
 
 function freshWizard(datasetId) {
@@ -126,12 +134,12 @@ export function readHp(h, raw) {
   const s = String(raw ?? '').trim().replace(',', '.');
   if (s === '') return {};
   const v = Number(s);
-  if (!Number.isFinite(v)) return { problem: t(h.type === 'int' ? 'problem.int' : 'problem.number') };
-  if (h.type === 'int' && !Number.isInteger(v)) return { problem: t('problem.int') };
+  if (!Number.isFinite(v)) return { problem: () => t(h.type === 'int' ? 'problem.int' : 'problem.number') };
+  if (h.type === 'int' && !Number.isInteger(v)) return { problem: () => t('problem.int') };
   const low = typeof h.min === 'number' && (h.min_exclusive ? !(v > h.min) : !(v >= h.min));
   const high = typeof h.max === 'number' && !(v <= h.max);
   if (low || high) {
-    return { problem: t(h.min_exclusive ? 'problem.range_gt' : 'problem.range', { a: fmtNum(h.min), b: fmtNum(h.max) }) };
+    return { problem: () => t(h.min_exclusive ? 'problem.range_gt' : 'problem.range', { a: fmtNum(h.min), b: fmtNum(h.max) }) };
   }
   return { value: v };
 }
@@ -295,39 +303,39 @@ export function trainPage(root, ctx, presetId) {
   }
 
   function checkStep(step) {
-    if (step === 1 && !w.dataset) return t('train.check.dataset');
+    if (step === 1 && !w.dataset) return () => t('train.check.dataset');
     if (step === 2) {
-      if (!w.target) return t('train.check.target');
-      if (!w.task) return t('train.check.task');
+      if (!w.target) return () => t('train.check.target');
+      if (!w.task) return () => t('train.check.task');
     }
     if (step === 3) {
       const p = {};
       const k = Number(w.prep.knn_neighbors);
-      if (w.prep.numeric_imputation === 'knn' && !(Number.isInteger(k) && k >= 1 && k <= 100)) p['preprocessing.knn_neighbors'] = t('problem.range', { a: 1, b: 100 });
+      if (w.prep.numeric_imputation === 'knn' && !(Number.isInteger(k) && k >= 1 && k <= 100)) p['preprocessing.knn_neighbors'] = () => t('problem.range', { a: 1, b: 100 });
       const mc = Number(w.prep.max_categories);
-      if (!(Number.isInteger(mc) && mc >= 1 && mc <= 1000)) p['preprocessing.max_categories'] = t('problem.range', { a: 1, b: 1000 });
+      if (!(Number.isInteger(mc) && mc >= 1 && mc <= 1000)) p['preprocessing.max_categories'] = () => t('problem.range', { a: 1, b: fmtNum(1000) });
       if ((w.prep.numeric_imputation === 'constant' || w.prep.categorical_imputation === 'constant') && w.prep.fill_value.trim() === '') {
-        p['preprocessing.fill_value'] = t('train.check.fill');
+        p['preprocessing.fill_value'] = () => t('train.check.fill');
       }
       const numericConst = w.prep.numeric_imputation === 'constant' && w.prep.categorical_imputation !== 'constant';
       if (numericConst && w.prep.fill_value.trim() !== '' && !Number.isFinite(Number(w.prep.fill_value.replace(',', '.')))) {
-        p['preprocessing.fill_value'] = t('problem.number');
+        p['preprocessing.fill_value'] = () => t('problem.number');
       }
       setStepFields('preprocessing.', p);
-      if (Object.keys(p).length) return t('auth.fix_fields');
+      if (Object.keys(p).length) return () => t('auth.fix_fields');
     }
     if (step === 4) {
       const p = {};
       const rs = Number(w.split.random_state);
-      if (!(String(w.split.random_state).trim() !== '' && Number.isInteger(rs) && rs >= 0 && rs <= 2147483647)) p.random_state = t('problem.range', { a: 0, b: fmtNum(2147483647) });
+      if (!(String(w.split.random_state).trim() !== '' && Number.isInteger(rs) && rs >= 0 && rs <= 2147483647)) p.random_state = () => t('problem.range', { a: 0, b: fmtNum(2147483647) });
       const k = Number(w.split.cv_folds);
-      if (w.split.cv && !(Number.isInteger(k) && k >= 2 && k <= 20)) p.cv_folds = t('problem.range', { a: 2, b: 20 });
+      if (w.split.cv && !(Number.isInteger(k) && k >= 2 && k <= 20)) p.cv_folds = () => t('problem.range', { a: 2, b: 20 });
       setStepFields('', p, ['test_size', 'random_state', 'cv_folds']);
-      if (Object.keys(p).length) return t('auth.fix_fields');
+      if (Object.keys(p).length) return () => t('auth.fix_fields');
     }
     if (step === 5) {
-      if (!w.chosen.length) return t('train.check.algorithm');
-      if (w.chosen.length > MAX_RUNS) return t('train.check.too_many', { n: MAX_RUNS });
+      if (!w.chosen.length) return () => t('train.check.algorithm');
+      if (w.chosen.length > MAX_RUNS) return () => t('train.check.too_many', { n: MAX_RUNS });
     }
     if (step === 6) {
       let bad = false;
@@ -340,7 +348,7 @@ export function trainPage(root, ctx, presetId) {
         w.hpErrors[name] = errs;
         if (Object.keys(errs).length) bad = true;
       }
-      if (bad) return t('auth.fix_fields');
+      if (bad) return () => t('auth.fix_fields');
     }
     return null;
   }
@@ -402,13 +410,13 @@ export function trainPage(root, ctx, presetId) {
     for (const f of err.fields) {
       if (f.field.startsWith('hyperparameters.')) {
         const hp = f.field.slice('hyperparameters.'.length);
-        w.hpErrors[name] = { ...(w.hpErrors[name] || {}), [hp]: problemText(f.problem) };
+        w.hpErrors[name] = { ...(w.hpErrors[name] || {}), [hp]: () => problemText(f.problem) };
         first = Math.min(first, 6);
       } else if (f.field === 'hyperparameters' || f.field === 'algorithm') {
-        w.hpErrors[name] = { ...(w.hpErrors[name] || {}), _all: problemText(f.problem) };
+        w.hpErrors[name] = { ...(w.hpErrors[name] || {}), _all: () => problemText(f.problem) };
         first = Math.min(first, 6);
       } else {
-        w.fields[f.field] = problemText(f.problem);
+        w.fields[f.field] = () => problemText(f.problem);
         const step = f.field.startsWith('preprocessing') ? 3
           : ['test_size', 'random_state', 'cv_folds'].includes(f.field) ? 4
             : ['target_column', 'task_type'].includes(f.field) ? 2 : 1;
@@ -457,8 +465,8 @@ export function trainPage(root, ctx, presetId) {
     }
     const [name, err] = refused[0];
     const placed = err instanceof ApiError && err.status === 422 && err.fields.length;
-    w.error = placed ? t('train.refused', { alg: algName(name) }) : `${algName(name)}: ${errorText(err)}`;
-    if (w.runs.length) w.error += ` ${t('train.some_started', { n: w.runs.length })}`;
+    const started = w.runs.length;
+    w.error = () => `${placed ? t('train.refused', { alg: algName(name) }) : `${algName(name)}: ${errorText(err)}`}${started ? ` ${t('train.some_started', { n: started })}` : ''}`;
     w.step = back;
     draw();
     const bad = root.querySelector('[aria-invalid="true"]') || document.getElementById('wizard-error');
@@ -479,30 +487,32 @@ export function trainPage(root, ctx, presetId) {
         if (gone) return;
         if (run.status === 'completed') {
           resultsOf(run.id).then((r) => { run.results = r; }).catch((err) => { run.resultsError = err; })
-            .finally(() => { if (!gone && w.step === 7) drawKeepingFocus(); });
-        } else if (w.step === 7) drawKeepingFocus();
+            .finally(() => { if (!gone && w.step === 7) draw(); });
+        } else if (w.step === 7) draw();
       },
       onProblem: (err, retrying) => {
         if (ctx.unauthorized(err)) return;
         if (!retrying) {
           run.streamError = err;
-          if (w.step === 7) drawKeepingFocus();
+          if (w.step === 7) draw();
         }
       },
     }));
   }
 
-  function drawKeepingFocus() {
+  // Every draw puts the focus back on the control that had it (same id), so choosing with
+  // the arrow keys in a radio group or a select keeps the keyboard where it was.
+  function draw() {
     const focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement.id : '';
-    draw();
+    drawPage();
     const again = focused && document.getElementById(focused);
-    if (again) again.focus();
+    if (again && again !== document.activeElement) again.focus();
   }
 
   // ---------------------------------------------------------------- steps
 
   function fieldError(key, input) {
-    const msg = w.fields[key];
+    const msg = say(w.fields[key]);
     if (!msg) return null;
     const id = `${input.id}-error`;
     input.setAttribute('aria-invalid', 'true');
@@ -571,11 +581,15 @@ export function trainPage(root, ctx, presetId) {
     return el('div', { class: 'advice', id: 'task-advice', role: 'status' },
       el('p', {}, el('strong', { text: t('train.task.suggested', { task: t(`task.${task}`) }) })),
       col.distinct !== undefined ? el('p', { class: 'small muted', text: t('train.task.column', { type: label('type', col.type), distinct: fmtNum(col.distinct), missing: fmtNum(col.missing) }) }) : null,
-      reasons.length ? el('ul', { class: 'reasons' }, reasons.map((r) => el('li', { text: String(r) }))) : null);
+      reasons.length ? el('ul', { class: 'reasons' }, reasons.map((r) => el('li', { text: reasonWords(r) }))) : null);
   }
 
   function stepTarget() {
     const cols = columnsOf(w.dataset);
+    if (!cols.length) {
+      return stateBlock('empty', t('train.target.no_file'), t('train.target.no_file.body'),
+        el('a', { class: 'btn btn-secondary', href: `#/datasets/${w.datasetId}`, text: t('train.target.open_ds') }));
+    }
     const targetSel = select([['', t('train.target.choose')], ...cols.map((c) => [c.name, `${c.name} (${label('type', c.data_type_interpreted || c.type)})`])], w.target, {
       id: 'train-target',
       onchange: (e) => { w.target = e.target.value; w.task = ''; w.chosen = []; w.algAdvice = null; delete w.fields.target_column; if (w.target) adviseTask(); else draw(); },
@@ -586,11 +600,11 @@ export function trainPage(root, ctx, presetId) {
       ['classification', 'regression'].map((k) => {
         const id = `train-task-${k}`;
         return el('div', { class: 'radio' },
-          el('input', { type: 'radio', name: 'train-task', id, value: k, checked: w.task === k, onchange: () => { w.task = k; w.chosen = []; w.algAdvice = null; draw(); } }),
+          el('input', { type: 'radio', name: 'train-task', id, value: k, checked: w.task === k, onchange: () => { w.task = k; w.chosen = []; w.algAdvice = null; } }),
           el('label', { for: id }, el('strong', { text: t(`task.${k}`) }), k === suggested ? el('span', { class: 'badge', text: t('train.suggested') }) : null,
             el('span', { class: 'muted small block', text: t(`task.${k}.hint`) })));
       }));
-    if (w.fields.task_type) taskRadios.append(el('p', { class: 'field-error', text: w.fields.task_type }));
+    if (w.fields.task_type) taskRadios.append(el('p', { class: 'field-error', text: say(w.fields.task_type) }));
     return el('div', {}, targetField, adviceBlock(), w.target ? taskRadios : null);
   }
 
@@ -607,14 +621,15 @@ export function trainPage(root, ctx, presetId) {
     const score = d.data_quality_score;
     return el('div', { class: 'quality-summary', id: 'train-quality' },
       el('p', {}, el('strong', { text: t('train.quality.score', { score: typeof score === 'number' ? fmtNum(score, 0) : t('value.unknown') }) })),
-      miss.length ? el('div', { class: 'table-wrap' }, el('table', { class: 'data-table', id: 'train-missing' },
-        el('caption', { text: t('train.quality.missing') }),
-        el('thead', {}, el('tr', {}, ['column', 'missing', 'strategy'].map((h) => el('th', { scope: 'col', text: t(`quality.col.${h}`) })))),
-        el('tbody', {}, miss.map(([name, m]) => el('tr', {},
-          el('th', { scope: 'row', text: name }),
-          el('td', { class: 'num', text: `${fmtNum(m.missing_count)} (${fmtNum(m.missing_percentage, 2)} %)` }),
-          el('td', {}, label('strategy', m.recommended_strategy && m.recommended_strategy.primary_strategy),
-            m.recommended_strategy && m.recommended_strategy.explanation ? el('p', { class: 'muted small', text: m.recommended_strategy.explanation }) : null))))))
+      miss.length ? el('div', {}, el('h4', { class: 'sub-title', text: t('train.quality.missing') }),
+        el('ul', { class: 'missing-list', id: 'train-missing' }, miss.map(([name, m]) => {
+          const rs = m.recommended_strategy || {};
+          return el('li', {},
+            el('strong', { text: name }),
+            el('span', { class: 'small', text: ` · ${t('train.quality.missing_n', { n: fmtNum(m.missing_count), pct: fmtNum(m.missing_percentage, 2) })}` }),
+            rs.primary_strategy ? el('span', { class: 'small', text: ` · ${t('train.quality.advice', { how: label('strategy', rs.primary_strategy) })}` }) : null,
+            rs.explanation ? el('p', { class: 'muted small', text: rs.explanation }) : null);
+        })))
         : el('p', { class: 'muted', text: t('train.quality.no_missing') }),
       iqr.length ? el('p', { class: 'small', text: t('train.quality.outliers', { list: iqr.map(([n, o]) => `${n} (${fmtNum(o.outliers_count)})`).join(', ') }) }) : null);
   }
@@ -624,10 +639,10 @@ export function trainPage(root, ctx, presetId) {
     const rec = w.quality && w.quality.status === 'ready' ? w.quality.data.preprocessing_recommendations || {} : {};
     const recMark = (v, r) => (v === r ? ` — ${t('train.recommended')}` : '');
     const numSel = select(NUM_IMPUTE.map((v) => [v, `${t(`impute.${v}`)}${recMark(v, w.recNumeric)}`]), p.numeric_imputation, {
-      id: 'prep-numeric', onchange: (e) => { p.numeric_imputation = e.target.value; draw(); focusSoon(document.getElementById('prep-numeric')); },
+      id: 'prep-numeric', onchange: (e) => { p.numeric_imputation = e.target.value; draw(); },
     });
     const catSel = select(CAT_IMPUTE.map((v) => [v, t(`impute.${v}`)]), p.categorical_imputation, {
-      id: 'prep-categorical', onchange: (e) => { p.categorical_imputation = e.target.value; draw(); focusSoon(document.getElementById('prep-categorical')); },
+      id: 'prep-categorical', onchange: (e) => { p.categorical_imputation = e.target.value; draw(); },
     });
     const needFill = p.numeric_imputation === 'constant' || p.categorical_imputation === 'constant';
     const fill = el('input', { type: 'text', id: 'prep-fill', value: p.fill_value, oninput: (e) => { p.fill_value = e.target.value; } });
@@ -678,21 +693,30 @@ export function trainPage(root, ctx, presetId) {
       oninput: (e) => { s.test_size = Number(e.target.value); out.textContent = t('train.split.value', { test: s.test_size, train: 100 - s.test_size }); e.target.setAttribute('aria-valuetext', `${s.test_size} %`); },
     });
     const rs = el('input', { type: 'number', id: 'split-random-state', min: '0', max: '2147483647', step: '1', value: s.random_state, oninput: (e) => { s.random_state = e.target.value; } });
-    const cv = el('input', { checked: s.cv, id: 'split-cv', onchange: (e) => { s.cv = e.target.checked; draw(); focusSoon(document.getElementById('split-cv')); } });
     const folds = el('input', { type: 'number', id: 'split-folds', min: '2', max: '20', step: '1', value: s.cv_folds, oninput: (e) => { s.cv_folds = e.target.value; } });
+    const foldsField = withError('cv_folds', folds, field(t('train.split.folds'), folds, t('train.split.folds.hint')));
+    foldsField.hidden = !s.cv;
+    const cv = el('input', { checked: s.cv, id: 'split-cv', 'aria-controls': 'split-folds', onchange: (e) => { s.cv = e.target.checked; foldsField.hidden = !s.cv; } });
     return el('div', {},
       withError('test_size', test, el('div', { class: 'field slider-field' },
         el('label', { for: 'split-test', text: t('train.split.test') }), el('div', { class: 'slider-row' }, test, out),
         el('p', { class: 'field-hint', text: t('train.split.test.hint') }))),
       withError('random_state', rs, field(t('train.split.random_state'), rs, t('train.split.random_state.hint'))),
       checkbox(t('train.split.cv'), cv),
-      s.cv ? withError('cv_folds', folds, field(t('train.split.folds'), folds, t('train.split.folds.hint'))) : null);
+      foldsField);
   }
 
+  // Changed in place (no redraw), so focus and the checkbox under the pointer stay.
   function toggleAlgorithm(name, on) {
     w.chosen = on ? [...new Set([...w.chosen, name])] : w.chosen.filter((x) => x !== name);
-    draw();
-    focusSoon(document.getElementById(`alg-${name}`));
+    const item = root.querySelector(`.alg-item[data-algorithm="${name}"]`);
+    if (item) item.classList.toggle('chosen', on);
+    const line = document.getElementById('alg-chosen');
+    if (line) line.textContent = chosenText();
+  }
+
+  function chosenText() {
+    return w.chosen.length ? t('train.alg.chosen', { n: w.chosen.length, list: w.chosen.map(algName).join(', ') }) : t('train.alg.none');
   }
 
   function stepAlgorithm() {
@@ -711,7 +735,7 @@ export function trainPage(root, ctx, presetId) {
           el('span', { class: 'alg-name' }, rank ? el('span', { class: 'alg-rank', text: `${rank.rank}.` }) : null, ` ${algName(name)}`),
           rank && typeof rank.score === 'number' ? el('span', { class: 'alg-score' }, el('meter', { min: '0', max: '100', value: String(rank.score), 'aria-hidden': 'true' }), ` ${t('train.alg.score', { score: fmtNum(rank.score, 0) })}`) : null,
           el('span', { class: 'muted small block', text: algDescription(info) })),
-        rank && Array.isArray(rank.reasons) && rank.reasons.length ? el('ul', { class: 'reasons small' }, rank.reasons.map((r) => el('li', { text: String(r) }))) : null);
+        rank && Array.isArray(rank.reasons) && rank.reasons.length ? el('ul', { class: 'reasons small' }, rank.reasons.map((r) => el('li', { text: reasonWords(r) }))) : null);
     };
     const ds = a.status === 'ready' && a.data.dataset ? a.data.dataset : null;
     return el('div', {},
@@ -722,7 +746,7 @@ export function trainPage(root, ctx, presetId) {
       el('p', { class: 'muted', text: t('train.alg.intro') }),
       ranking.length ? el('fieldset', {}, el('legend', { text: t('train.alg.ranked') }), el('ol', { class: 'alg-list', id: 'alg-ranking' }, ranking.map((r) => item(r.algorithm, r)))) : null,
       others.length ? el('fieldset', {}, el('legend', { text: ranking.length ? t('train.alg.others') : t('train.alg.all') }), el('ul', { class: 'alg-list', id: 'alg-others' }, others.map((x) => item(x.name, null)))) : null,
-      el('p', { class: 'small', id: 'alg-chosen', role: 'status', text: w.chosen.length ? t('train.alg.chosen', { n: w.chosen.length, list: w.chosen.map(algName).join(', ') }) : t('train.alg.none') }));
+      el('p', { class: 'small', id: 'alg-chosen', role: 'status', text: chosenText() }));
   }
 
   function suggestedFor(name) {
@@ -769,7 +793,7 @@ export function trainPage(root, ctx, presetId) {
             errs[h.name] = r.problem;
             e.target.setAttribute('aria-invalid', 'true');
             box.classList.add('has-error');
-            box.append(el('p', { class: 'field-error', id: `${id}-error`, text: r.problem }));
+            box.append(el('p', { class: 'field-error', id: `${id}-error`, text: say(r.problem) }));
           } else {
             e.target.setAttribute('aria-invalid', 'false');
             box.classList.remove('has-error');
@@ -791,7 +815,7 @@ export function trainPage(root, ctx, presetId) {
     box.append(el('p', { class: 'field-hint', id: hintId, text: hint }));
     if (err) {
       box.classList.add('has-error');
-      box.append(el('p', { class: 'field-error', id: errId, text: err }));
+      box.append(el('p', { class: 'field-error', id: errId, text: say(err) }));
     }
     return box;
   }
@@ -808,7 +832,7 @@ export function trainPage(root, ctx, presetId) {
         return el('fieldset', { class: 'hp-set', id: `hp-${name}`, 'data-algorithm': name },
           el('legend', { text: algName(name) }),
           started ? el('p', { class: 'notice notice-info', text: t('train.hp.started') }) : null,
-          errs._all ? el('p', { class: 'field-error', role: 'alert', text: errs._all }) : null,
+          errs._all ? el('p', { class: 'field-error', role: 'alert', text: say(errs._all) }) : null,
           hps.length ? el('div', { class: 'hp-grid' }, hps.map((h) => hpInput(name, h, values, errs))) : el('p', { class: 'muted', text: t('train.hp.none') }),
           hps.length ? el('button', {
             type: 'button', class: 'btn btn-quiet btn-small', text: t('train.hp.reset'),
@@ -852,6 +876,8 @@ export function trainPage(root, ctx, presetId) {
         el('div', { class: 'page-head' }, el('h2', { class: 'results-title', text: t('train.results') }), run.model.button()),
         run.model.status(),
         resultsSections(run.results));
+    } else if (single && runs[0].status === 'completed' && !runs[0].results && !runs[0].resultsError) {
+      results = loadingBlock(t('exp.results_loading'));
     } else if (single && runs[0].resultsError) {
       results = errorBlock(runs[0].resultsError, t('exp.results_error'), () => {
         const r = runs[0];
@@ -861,7 +887,7 @@ export function trainPage(root, ctx, presetId) {
     } else if (done.length >= 2) {
       results = el('section', { class: 'train-results', id: 'train-compare', 'aria-labelledby': 'train-compare-title' },
         el('h2', { id: 'train-compare-title', text: t('train.compare') }),
-        comparisonView(done.map((r) => ({ run: { ...r, dataset_name: w.dataset && (w.dataset.display_name || w.dataset.name) }, results: r.results }))),
+        comparisonView(done.map((r) => ({ run: r, results: r.results }))),
         el('a', { class: 'btn btn-secondary', href: `#/experiments/compare?ids=${done.map((r) => r.id).join(',')}`, id: 'train-compare-link', text: t('train.compare.open') }));
     }
     return el('div', {},
@@ -895,7 +921,7 @@ export function trainPage(root, ctx, presetId) {
     return el('div', { class: 'form-actions wizard-actions' }, back, fwd);
   }
 
-  function draw() {
+  function drawPage() {
     destroyCharts(root);
     let body;
     if (w.step > 1 && w.step < 7 && !w.dataset) {
@@ -914,7 +940,7 @@ export function trainPage(root, ctx, presetId) {
       el('div', { class: 'card wizard-body' },
         el('h2', { id: 'wizard-title', tabindex: '-1', text: t(`train.step.${w.step}`) }),
         el('p', { class: 'muted small step-intro', text: t(`train.step.${w.step}.intro`) }),
-        w.error ? el('div', { class: 'notice notice-error', id: 'wizard-error', role: 'alert', tabindex: '-1', text: w.error }) : null,
+        w.error ? el('div', { class: 'notice notice-error', id: 'wizard-error', role: 'alert', tabindex: '-1', text: say(w.error) }) : null,
         body,
         actions())));
   }

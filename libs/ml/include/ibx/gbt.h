@@ -87,6 +87,9 @@ size_t gbt_n_classes(const struct gbt_model *model); /* 0 for regression */
 size_t gbt_n_outputs(const struct gbt_model *model);
 size_t gbt_n_iter(const struct gbt_model *model); /* rounds kept */
 size_t gbt_n_trees(const struct gbt_model *model);
+/* 1 when splits compare as XGBoost's ((float)x < threshold, raw scores summed in float:
+ * models from xgbimport_load), 0 for x <= threshold in double (our own fits). */
+int gbt_xgboost_rule(const struct gbt_model *model);
 /* The starting raw score of each output (gbt_n_outputs values, borrowed). */
 const double *gbt_base_score(const struct gbt_model *model);
 /* Tree i's nodes (root first, borrowed) and the output it adds to. NULL when i is out of

@@ -43,13 +43,15 @@
  *        descending, ties by feature order},
  *  "tree": learner_tree_json (tree learners only),
  *  "preprocessing": prep_report_json,
+ *  "task_detection": mlrun_detect_task's reasons (when the task was detected),
  *  "model": {"bytes": size, "sha256": hex} (mlrun_train only),
  *  "timings_ms": {"preprocessing", "cross_validation", "training", "evaluating",
  *                 "saving", "total"} (mlrun_train only)}
- * Curves hold at most curve_max_points points (areas are from the full curves). Learners
- * without intrinsic importance (knn, gaussian_nb) get permutation importance on at most
- * 2000 test rows, 5 seeded repeats, as the mean drop in accuracy or R^2. Numbers that are
- * not finite are null. */
+ * Curves hold at most curve_max_points points (areas are from the full curves); a curve
+ * that is undefined (a class absent from the test rows) is null with its area. Learners
+ * without intrinsic importance (knn, gaussian_nb) get permutation importance: the mean drop
+ * in accuracy or R^2 over 5 seeded shuffles of each feature, on at most 2000 test rows
+ * (fewer for knn on large data, to bound the cost). Numbers that are not finite are null. */
 #ifndef IBX_MLRUN_H
 #define IBX_MLRUN_H
 
@@ -160,14 +162,17 @@ int mlrun_compare(const json_t *entries, const char *metric, json_t **out, char 
 
 /* Classification or regression for the target column, with reasons. Rules, in order:
  * boolean or categorical -> classification; text -> -EINVAL (not a usable target);
- * temporal -> regression; numeric: non-integer values -> regression; integer values with
- * at most 20 distinct values and at most 5% of the rows distinct (or at most 2 distinct)
- * -> classification, else regression; the column name ("class", "label", "target",
- * "category", "type", "species", "outcome", "churn", "is_"/"has_" prefixes vs. "price",
- * "amount", "cost", "value", "salary", "income", "score", "rate", "age", "count") is a
- * further reason and decides only when the values leave it open (integer, 3..20 distinct
- * values above 5% of the rows). *reasons (caller decrefs) = {"task", "column":
- * {"name", "type", "distinct", "missing", "integer_valued"}, "reasons": [text, ...]}.
+ * temporal -> regression; numeric: values with fractions -> regression; whole numbers with
+ * at most 2 distinct values -> classification, more than 20 -> regression, at most 5% of
+ * the rows distinct -> classification; otherwise (3..20 distinct values over few rows) the
+ * column name decides when it reads like classes ("class", "label", "target", "category",
+ * "type", "species", "outcome", "churn", "status", "grade", "diagnosis", "survived",
+ * "fraud", "spam", "is_"/"has_" prefixes) or like a quantity ("price", "amount", "cost",
+ * "value", "salary", "income", "score", "rate", "age", "count", "revenue", "sales",
+ * "total", "quantity", "temperature", "weight", "height", "duration"), and without such a
+ * name 10 or fewer values are classes. A name hint is always listed as a reason.
+ * *reasons (may be NULL; caller decrefs) = {"task", "column": {"name", "type",
+ * "distinct", "missing", "integer_valued"}, "reasons": [text, ...]}.
  * 0, -EINVAL (no such column, text column, no values), -ENOMEM. */
 int mlrun_detect_task(const struct frame *f, const char *target, enum ml_task *task,
                       json_t **reasons) ML_WUR;

@@ -52,7 +52,15 @@
  *    buffered and replayed). Sums in float64, shifted by each column's first value, over
  *    pairwise-complete rows; null where fewer than 2 rows or a zero variance.
  * Worst case: about PROFILE_BUDGET_BYTES plus ~1 KiB per column plus 8 MiB while the
- * correlation columns are chosen. */
+ * correlation columns are chosen, plus 2 x PROFILE_CORR_COLS doubles per row of the largest
+ * batch given to profile_batch (the correlation values of the batch in progress and of the
+ * previous one, whose sums are added while the next is profiled).
+ *
+ * ---- threads ----------------------------------------------------------------------------
+ * profile_batch cuts a batch by columns: each column's state is touched by one thread at a
+ * time, in row order, and a batch starts only when the previous one is complete (the
+ * correlation sums, row by row, in batch order), so every statistic above is the same for
+ * any thread count and any timing. */
 #ifndef IBX_PROFILE_H
 #define IBX_PROFILE_H
 
