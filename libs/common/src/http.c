@@ -99,6 +99,9 @@ struct http_ctx {
 };
 
 enum { HTTP_CHUNK = 32 * 1024 };
+/* libmicrohttpd's memory per connection (request head, read buffer, response head). It
+ * zeroes what a request used before the next on the same connection: keep it modest. */
+#define HTTP_CONN_MEMORY (32 * 1024)
 #define HTTP_DISCARD_MAX ((size_t)64 * 1024 * 1024)
 
 /* ------------------------------------------------------------------ routing */
@@ -1729,7 +1732,7 @@ static int http_loop_start(struct http_server *s, struct http_loop *lp, unsigned
         MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, lp, MHD_OPTION_URI_LOG_CALLBACK,
         http_on_uri, lp, MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         o->conn_timeout_s ? o->conn_timeout_s : 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_END);
+        (size_t)HTTP_CONN_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_END);
     if (!lp->daemon)
         return -EIO; /* libmicrohttpd owns fd from here on */
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(lp->daemon, MHD_DAEMON_INFO_EPOLL_FD);
