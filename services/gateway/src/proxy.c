@@ -287,19 +287,30 @@ static ssize_t proxy_stream_out(void *ctx, uint64_t pos, char *out, size_t max)
     return n;
 }
 
+/* The upstream headers the client sees (the first of each name), in one pass. */
 static void proxy_copy_headers(const struct httpc_headers *h, struct http_resp *resp)
 {
-    static const char *const pass[] = {
-        "Content-Disposition", "Location",      "Retry-After",     "ETag",
-        "Cache-Control",       "Last-Modified", "RateLimit-Limit", "RateLimit-Remaining",
-        "RateLimit-Reset"};
-    const char *ct = httpc_header_get(h, "Content-Type");
-    if (ct)
-        http_resp_header(resp, "Content-Type", ct);
-    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
-        const char *v = httpc_header_get(h, pass[i]);
-        if (v)
-            http_resp_header(resp, pass[i], v);
+    static const char *const pass[] = {"Content-Type",
+                                       "Content-Disposition",
+                                       "Location",
+                                       "Retry-After",
+                                       "ETag",
+                                       "Cache-Control",
+                                       "Last-Modified",
+                                       "RateLimit-Limit",
+                                       "RateLimit-Remaining",
+                                       "RateLimit-Reset"};
+    unsigned seen = 0;
+    size_t pos = 0;
+    const char *v = NULL;
+    for (const char *n = httpc_header_next(h, &pos, &v); n; n = httpc_header_next(h, &pos, &v)) {
+        for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+            if (!(seen & (1u << i)) && strcasecmp(n, pass[i]) == 0) {
+                seen |= 1u << i;
+                http_resp_header(resp, pass[i], v);
+                break;
+            }
+        }
     }
 }
 
@@ -482,8 +493,10 @@ static void proxy_async_done(void *ctx, int rc)
 {
     struct proxy_job *j = ctx;
     struct http_req *req = j->http;
+    log_set_request_id(req->request_id);
     if (rc == -ECONNRESET) { /* the pooled socket was closed: again on a fresh one */
         http_req_run_blocking(req, proxy_exchange, j);
+        log_set_request_id(NULL);
         return;
     }
     if (rc) {
@@ -493,6 +506,7 @@ static void proxy_async_done(void *ctx, int rc)
         proxy_answer(j, j->resp); /* nothing left to wait for: see uplink_start_async */
     }
     http_req_complete(req);
+    log_set_request_id(NULL);
 }
 
 /* Loop: the client went away (or shutdown) while the answer was awaited. */
