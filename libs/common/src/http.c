@@ -1177,6 +1177,18 @@ static enum http_step http_step_handler(struct http_ctx *c)
     return HTTP_ANSWERED;
 }
 
+/* Requests moved from a loop to a worker, by the stage that asked (in /metrics). */
+static void http_count_handoff(const struct http_ctx *c)
+{
+    static const char *const stages[] = {"route", "authenticate", "admit", "handler", "handler"};
+    char labels[160] = "";
+    if (metrics_label_append(labels, sizeof(labels), "service", c->srv->opts.service) == 0 &&
+        metrics_label_append(labels, sizeof(labels), "stage", stages[c->stage]) == 0)
+        metrics_counter_add("http_worker_handoffs_total",
+                            "requests an event loop handed to a worker, by the stage that asked",
+                            labels, 1);
+}
+
 /* Run the request's stages from c->stage on this thread. 0 when answered (or the handler
  * takes the body), 1 when the answer comes later: a worker job was posted (the connection
  * is parked) or the handler deferred it. */
@@ -1203,6 +1215,7 @@ static int http_dispatch(struct http_ctx *c)
             c->stage = st == HTTP_NEXT ? c->stage + 1 : HTTP_ST_DONE;
     }
     if (st == HTTP_OFFLOAD || st == HTTP_WORK) {
+        http_count_handoff(c);
         http_post_job(c, st == HTTP_OFFLOAD ? HTTP_JOB_DISPATCH : HTTP_JOB_WORK);
         return 1;
     }
@@ -1747,9 +1760,11 @@ static int http_loop_start(struct http_server *s, struct http_loop *lp, unsigned
     return 0;
 }
 
+/* Loops do only what never waits; workers, the kernel's network processing and the
+ * upstreams need the other CPUs: half of them by default (at least one). */
 static unsigned http_thread_count(const struct http_server_opts *o)
 {
-    long n = o->threads ? (long)o->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    long n = o->threads ? (long)o->threads : (sysconf(_SC_NPROCESSORS_ONLN) + 1) / 2;
     return n < 1 ? 1u : n > 16 ? 16u : (unsigned)n;
 }
 
