@@ -52,9 +52,9 @@
 struct lim_entry {
     struct lim_entry *next;
     struct lim_entry *tnext; /* in the lease thread's top-up list */
-    pthread_mutex_t mu;      /* serialises the bucket's requests and its leases */
+    pthread_mutex_t mu;      /* guards the bucket (never held across a database call) */
     pthread_cond_t topped;   /* a top-up ended */
-    int topping;             /* a top-up is queued or running (holds a ref) */
+    int topping;             /* a lease or top-up is in flight (a top-up holds a ref) */
     int refs;                /* requests using it; changed under the stripe's lock */
     char name[LIM_NAME_MAX];
     struct gcra_limit lim;
@@ -164,21 +164,36 @@ static void lim_local(struct lim_entry *e, int64_t now_ms, struct limits_verdict
     out->retry_after_s = out->allowed ? 0 : (long)gcra_ceil_s(r.retry_after_us);
 }
 
-/* Lease a slice for e from PostgreSQL. 0, or the store's error. */
-static int lim_lease(struct limits *l, struct lim_entry *e, int64_t now_ms)
+/* e->mu held: a lease of r's tokens arrived (requests only spent meanwhile, so what is held
+ * stays within one slice). */
+static void lim_apply(struct lim_entry *e, const struct gcra_result *r, int64_t now_ms)
 {
-    if (atomic_load(&l->degraded) && now_ms < atomic_load(&l->db_retry_ms))
+    e->held += r->granted;
+    e->remote_remaining = r->remaining;
+    e->reset_at_ms = now_ms + (r->reset_us + 999) / 1000;
+    e->deny_until_ms = r->remaining > 0 ? 0 : now_ms + (r->retry_after_us + 999) / 1000;
+}
+
+/* e->mu held, and released during the database call (so a loop never waits on it for
+ * long): lease what makes a whole slice, the lease marked in flight (topping) so nobody
+ * else leases meanwhile. 0, or the store's error. */
+static int lim_lease(struct limits *l, struct lim_entry *e)
+{
+    if (atomic_load(&l->degraded) && clock_mono_ms() < atomic_load(&l->db_retry_ms))
         return -EIO;
+    struct gcra_limit gl = e->lim;
+    int64_t want = limits_slice(l, (long)gl.burst) - e->held;
+    e->topping = 1;
+    pthread_mutex_unlock(&e->mu);
     struct gcra_result r;
-    int rc = store_rate_lease(l->s, e->name, &e->lim, limits_slice(l, (long)e->lim.burst), &r);
+    int rc = store_rate_lease(l->s, e->name, &gl, want, &r);
     lim_degraded(l, rc != 0, rc);
-    if (rc)
-        return rc;
-    e->held = r.granted;
-    e->remote_remaining = r.remaining;
-    e->reset_at_ms = now_ms + (r.reset_us + 999) / 1000;
-    e->deny_until_ms = r.remaining > 0 ? 0 : now_ms + (r.retry_after_us + 999) / 1000;
-    return 0;
+    pthread_mutex_lock(&e->mu);
+    if (rc == 0)
+        lim_apply(e, &r, clock_mono_ms());
+    e->topping = 0;
+    pthread_cond_broadcast(&e->topped);
+    return rc;
 }
 
 /* e->mu held: queue a top-up when half the slice is spent (see the top comment). */
@@ -247,11 +262,11 @@ static void lim_decide(struct limits *l, struct lim_entry *e, struct limits_verd
         lim_local(e, now, out); /* the top-up is stuck: decide here rather than overlease */
         return;
     }
-    if (e->held == 0 && now >= e->deny_until_ms && lim_lease(l, e, now) != 0) {
-        lim_local(e, now, out);
+    if (e->held == 0 && now >= e->deny_until_ms && lim_lease(l, e) != 0) {
+        lim_local(e, clock_mono_ms(), out);
         return;
     }
-    lim_spend(l, e, now, out);
+    lim_spend(l, e, clock_mono_ms(), out);
 }
 
 /* Table full: one token straight from PostgreSQL (correct, one round trip). */
@@ -271,8 +286,7 @@ static void lim_direct(struct limits *l, const char *bucket, const struct gcra_l
 static int lim_decide_now(struct limits *l, struct lim_entry *e, const struct gcra_limit *gl,
                           struct limits_verdict *out)
 {
-    if (pthread_mutex_trylock(&e->mu) != 0)
-        return HTTP_NEEDS_WORKER; /* a lease of this bucket is under way */
+    pthread_mutex_lock(&e->mu); /* never held across a database call */
     int64_t now = clock_mono_ms();
     int rc = 0;
     /* a new entry (its limit not set yet) is first leased by a worker */
@@ -387,14 +401,9 @@ static void lim_topup(struct limits *l, struct lim_entry *e)
     int rc = want > 0 ? store_rate_lease(l->s, e->name, &gl, want, &r) : -EINVAL;
     if (want > 0)
         lim_degraded(l, rc != 0, rc);
-    int64_t now = clock_mono_ms();
     pthread_mutex_lock(&e->mu);
-    if (rc == 0) {
-        e->held += r.granted; /* requests only spent meanwhile: still at most one slice */
-        e->remote_remaining = r.remaining;
-        e->reset_at_ms = now + (r.reset_us + 999) / 1000;
-        e->deny_until_ms = r.remaining > 0 ? 0 : now + (r.retry_after_us + 999) / 1000;
-    }
+    if (rc == 0)
+        lim_apply(e, &r, clock_mono_ms());
     e->topping = 0;
     pthread_cond_broadcast(&e->topped);
     pthread_mutex_unlock(&e->mu);
