@@ -65,8 +65,16 @@ TOKEN=$(curl -fs "http://127.0.0.1:$GW/api/v1/auth/register" -H 'Content-Type: a
 diff <(curl -fs "http://127.0.0.1:$NGX/api/v1/datasets") \
      <(curl -fs -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW/api/v1/datasets") >/dev/null
 
-run_wrk() { # name url [header]
-  local out
+# CPU time (user + system, in clock ticks) of the gateway and of nginx's workers
+cpu_gw() { awk '{print $14 + $15}' "/proc/$GWPID/stat"; }
+cpu_ngx() {
+  local t=0 p
+  for p in $(pgrep -P "$(cat "$W/nginx.pid")"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+run_wrk() { # name url [header] key
+  local out g0 n0
+  g0=$(cpu_gw); n0=$(cpu_ngx)
   if [ -n "${3:-}" ]; then
     out=$(wrk -t2 -c"$CONNS" -d"$DUR" --latency -H "$3" "$2")
   else
@@ -79,6 +87,8 @@ run_wrk() { # name url [header]
   errs=$(echo "$out" | awk '/Non-2xx/ {print $5}')
   printf '%-34s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${errs:-0}"
   eval "RPS_$4=$rps"
+  eval "CPU_GW_$4=$(( $(cpu_gw) - g0 )) CPU_NGX_$4=$(( $(cpu_ngx) - n0 ))"
+  eval "REQS_$4=$(echo "$out" | awk '/requests in/ {print $1}')"
 }
 
 echo "bench/gateway: wrk -t2 -c$CONNS -d$DUR, GET /api/v1/datasets, upstream = nginx return 200"
@@ -94,10 +104,15 @@ if [ -n "${BENCH_PROFILE:-}" ]; then
   perf report -i "$W/perf.data" --stdio --children --sort symbol -g none 2>/dev/null | grep -v '^#' | grep '%' | head -70 > "$BENCH_PROFILE"
 fi
 RSS=$(awk '/VmRSS/ {print $2}' "/proc/$GWPID/status")
-python3 - "$RPS_GW" "$RPS_NGINX" "$RSS" <<'PY'
+python3 - "$RPS_GW" "$RPS_NGINX" "$RSS" "$(getconf CLK_TCK)" "$REQS_NGINX" "$CPU_NGX_NGINX" "$REQS_GW" "$CPU_GW_GW" "$CPU_NGX_GW" <<'PY'
 import sys
-gw, ngx, rss = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+gw, ngx, rss, hz = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+rn, cn, rg, cg, cu = (float(x) for x in sys.argv[5:10])
+us = lambda ticks, reqs: ticks / hz * 1e6 / reqs
 print(f"ratio ibx-gateway / nginx: {gw / ngx:.2f}x   (gateway resident memory after the run: {rss / 1024:.1f} MiB)")
+# CPU per request is far less sensitive than req/s to whatever else runs on the machine
+print(f"CPU per request: ibx-gateway {us(cg, rg):.1f} us + upstream {us(cu, rg):.1f} us;"
+      f" nginx as proxy and upstream {us(cn, rn):.1f} us")
 PY
 
 # latency at half load: the same fixed rate for all three, half the lower maximum
