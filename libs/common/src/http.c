@@ -1336,19 +1336,17 @@ static int http_pipe_push(struct http_ctx *c, const char *data, size_t n)
         c->discard = 1; /* the handler answers from body_end */
         return 1;
     }
-    if (p->fill_len + n > p->cap) {
-        if (p->fill_len > 0 || !p->running) {
-            p->waiting = 1;
-            atomic_store(&c->busy, HTTP_PENDING);
-            pthread_mutex_unlock(&p->mu);
-            http_park(c);
-            return 0;
-        }
-    }
     if (n > p->cap) { /* larger than any libmicrohttpd buffer: never in practice */
         pthread_mutex_unlock(&p->mu);
         c->discard = 1;
         return 1;
+    }
+    if (p->fill_len + n > p->cap) { /* full: the worker draining it makes room */
+        p->waiting = 1;
+        atomic_store(&c->busy, HTTP_PENDING);
+        pthread_mutex_unlock(&p->mu);
+        http_park(c);
+        return 0;
     }
     memcpy(p->fill + p->fill_len, data, n);
     p->fill_len += n;
