@@ -7,7 +7,7 @@
  * passes the limit), CORS, security headers, per-route metrics, one JSON access-log line
  * per request, and graceful shutdown (http_server_drain then http_server_stop).
  *
- * Threads. A few event-loop threads (half the CPUs by default) each run a libmicrohttpd
+ * Threads. A few event-loop threads (one per CPU by default) each run a libmicrohttpd
  * daemon in epoll mode over a shared listening socket; no connection has a thread of its
  * own. Everything that may block runs on an elastic pool of worker threads while its
  * connection is suspended, and the connection resumes when the answer (or the next piece
@@ -150,7 +150,7 @@ struct http_server_opts {
     unsigned conn_limit;         /* 0 = 4096 */
     unsigned conn_timeout_s;     /* idle timeout; 0 = 60 */
     int access_log;              /* 1: one info line per request */
-    unsigned threads;            /* event-loop threads; 0 = half the CPUs (1..16) */
+    unsigned threads;            /* event-loop threads; 0 = one per CPU (1..16) */
 };
 
 /* Start listening. 0 and *out, or -EADDRINUSE / -EINVAL / -EIO (logged). */
