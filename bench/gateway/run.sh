@@ -3,13 +3,17 @@
 # limit high enough never to bind, so the limiter's full cost is measured)
 # proxying to a trivial upstream, against nginx as a reverse proxy with upstream
 # keep-alive to the same upstream. Same wrk load for both, in one run; prints
-# requests/s, p50/p99 and the ratio. Not a test: figures only.
+# requests/s, p50/p99 and the ratio. Then latency at half load: ibx-loadgen (open loop,
+# latency from each request's scheduled send time) at half the lower of the two maxima,
+# against the upstream directly, nginx and the gateway; prints p50/p99/p99.9 and the
+# latency each proxy adds to the direct call. Not a test: figures only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 BIN=${IBX_BIN_DIR:-$ROOT/build/release/bin}
 DUR=${BENCH_DURATION:-10s}
 CONNS=${BENCH_CONNECTIONS:-64}
+LAT_DUR=${BENCH_LATENCY_DURATION:-10}
 W=$(mktemp -d /tmp/ibx-bench-gw-XXXXXX); chmod 755 "$W"
 PIDS=()
 cleanup() {
@@ -61,8 +65,16 @@ TOKEN=$(curl -fs "http://127.0.0.1:$GW/api/v1/auth/register" -H 'Content-Type: a
 diff <(curl -fs "http://127.0.0.1:$NGX/api/v1/datasets") \
      <(curl -fs -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW/api/v1/datasets") >/dev/null
 
-run_wrk() { # name url [header]
-  local out
+# CPU time (user + system, in clock ticks) of the gateway and of nginx's workers
+cpu_gw() { awk '{print $14 + $15}' "/proc/$GWPID/stat"; }
+cpu_ngx() {
+  local t=0 p
+  for p in $(pgrep -P "$(cat "$W/nginx.pid")"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+run_wrk() { # name url [header] key
+  local out g0 n0
+  g0=$(cpu_gw); n0=$(cpu_ngx)
   if [ -n "${3:-}" ]; then
     out=$(wrk -t2 -c"$CONNS" -d"$DUR" --latency -H "$3" "$2")
   else
@@ -75,6 +87,8 @@ run_wrk() { # name url [header]
   errs=$(echo "$out" | awk '/Non-2xx/ {print $5}')
   printf '%-34s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${errs:-0}"
   eval "RPS_$4=$rps"
+  eval "CPU_GW_$4=$(( $(cpu_gw) - g0 )) CPU_NGX_$4=$(( $(cpu_ngx) - n0 ))"
+  eval "REQS_$4=$(echo "$out" | awk '/requests in/ {print $1}')"
 }
 
 echo "bench/gateway: wrk -t2 -c$CONNS -d$DUR, GET /api/v1/datasets, upstream = nginx return 200"
@@ -90,8 +104,46 @@ if [ -n "${BENCH_PROFILE:-}" ]; then
   perf report -i "$W/perf.data" --stdio --children --sort symbol -g none 2>/dev/null | grep -v '^#' | grep '%' | head -70 > "$BENCH_PROFILE"
 fi
 RSS=$(awk '/VmRSS/ {print $2}' "/proc/$GWPID/status")
-python3 - "$RPS_GW" "$RPS_NGINX" "$RSS" <<'PY'
+python3 - "$RPS_GW" "$RPS_NGINX" "$RSS" "$(getconf CLK_TCK)" "$REQS_NGINX" "$CPU_NGX_NGINX" "$REQS_GW" "$CPU_GW_GW" "$CPU_NGX_GW" <<'PY'
 import sys
-gw, ngx, rss = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+gw, ngx, rss, hz = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+rn, cn, rg, cg, cu = (float(x) for x in sys.argv[5:10])
+us = lambda ticks, reqs: ticks / hz * 1e6 / reqs
 print(f"ratio ibx-gateway / nginx: {gw / ngx:.2f}x   (gateway resident memory after the run: {rss / 1024:.1f} MiB)")
+# CPU per request is far less sensitive than req/s to whatever else runs on the machine
+print(f"CPU per request: ibx-gateway {us(cg, rg):.1f} us + upstream {us(cu, rg):.1f} us;"
+      f" nginx as proxy and upstream {us(cn, rn):.1f} us")
+PY
+
+# latency at half load: the same fixed rate for all three, half the lower maximum
+RATE=$(python3 -c "print(int(min(float('$RPS_GW'), float('$RPS_NGINX')) / 2))")
+echo "half load: ibx-loadgen -r $RATE -d $LAT_DUR -c $CONNS (open loop; latency from the scheduled send time)"
+run_lat() { # name key url [header]
+  local out
+  if [ -n "${4:-}" ]; then
+    out=$("$BIN/ibx-loadgen" --kv -r "$RATE" -d "$LAT_DUR" -c "$CONNS" -H "$4" "$3" || true)
+  else
+    out=$("$BIN/ibx-loadgen" --kv -r "$RATE" -d "$LAT_DUR" -c "$CONNS" "$3" || true)
+  fi
+  eval "LAT_$2='$out'"
+  python3 - "$1" "$out" <<'PY'
+import sys
+name, kv = sys.argv[1], dict(x.split("=", 1) for x in sys.argv[2].split())
+bad = int(kv.get("errors", 1)) + int(kv.get("timeouts", 1)) + int(kv.get("non2xx", 1))
+print(f"{name:<34} p50 {float(kv['p50_us'])/1000:7.3f} ms  p99 {float(kv['p99_us'])/1000:7.3f} ms  "
+      f"p99.9 {float(kv['p99.9_us'])/1000:7.3f} ms  max {float(kv['max_us'])/1000:7.3f} ms  "
+      f"({kv['achieved']} req/s, failed {bad})")
+PY
+}
+run_lat "upstream directly" DIRECT "http://127.0.0.1:$UP/api/v1/datasets"
+run_lat "nginx reverse proxy (keepalive)" NGINX "http://127.0.0.1:$NGX/api/v1/datasets"
+run_lat "ibx-gateway (JWT + internal token)" GW "http://127.0.0.1:$GW/api/v1/datasets" "Authorization: Bearer $TOKEN"
+python3 - "$LAT_DIRECT" "$LAT_NGINX" "$LAT_GW" <<'PY'
+import sys
+d, n, g = (dict(x.split("=", 1) for x in a.split()) for a in sys.argv[1:4])
+def added(kv, q):
+    return (float(kv[q]) - float(d[q])) / 1000
+for name, kv in (("nginx", n), ("ibx-gateway", g)):
+    print(f"added latency over the direct call, {name}: p50 {added(kv, 'p50_us'):+.3f} ms  "
+          f"p99 {added(kv, 'p99_us'):+.3f} ms  p99.9 {added(kv, 'p99.9_us'):+.3f} ms")
 PY

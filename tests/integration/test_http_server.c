@@ -1,7 +1,12 @@
 /* test_http_server: the HTTP server in-process: keep-alive, Server-Sent Events, CORS, the
- * authenticate hook, and graceful shutdown with a request in flight. */
+ * authenticate hook, the event-loop model (blocking handlers, hooks and bodies on workers
+ * while one loop thread keeps answering; deferred and moved inline handlers; many open
+ * event streams), and graceful shutdown with a request in flight or deferred. */
 #include "th_stack.h"
 
+#include <ibx/clock.h>
+#include <ibx/evloop.h>
+#include <ibx/hash.h>
 #include <ibx/http.h>
 #include <ibx/ids.h>
 #include <ibx/log.h>
@@ -16,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -66,15 +72,120 @@ static void h_events(struct http_req *req, struct http_resp *resp)
     http_resp_sse(resp, ev_next, e, free, 50);
 }
 
+/* "ok" passes on the loop; "worker" asks for a worker first, as a database lookup would. */
 static int test_auth(void *app, struct http_req *req, const char **why)
 {
     const char *v = http_req_header(req, "X-Test-Auth");
-    if (!v || strcmp(v, "ok") != 0) {
+    if (v && strcmp(v, "worker") == 0 && !req->may_block)
+        return HTTP_NEEDS_WORKER;
+    if (!v || (strcmp(v, "ok") != 0 && strcmp(v, "worker") != 0)) {
         *why = "X-Test-Auth must be ok";
         return -1;
     }
-    snprintf(req->claims.sub, sizeof(req->claims.sub), "tester");
+    snprintf(req->claims.sub, sizeof(req->claims.sub), "%s", strcmp(v, "ok") ? "worker" : "tester");
     return 0;
+}
+
+/* ---- inline handlers: deferred (answered from a loop timer), moved to a worker ---- */
+
+struct later {
+    struct evl_watch w;
+    struct http_req *req;
+    struct http_resp *resp;
+    int forever; /* never completes: only an abort ends it */
+};
+
+static void later_free(void *ctx)
+{
+    struct later *l = ctx;
+    evl_del(&l->w);
+    close(l->w.fd);
+    free(l);
+}
+
+static void later_fire(struct evl_watch *w, unsigned events)
+{
+    struct later *l = w->ctx;
+    http_resp_json(l->resp, 200, json_pack("{s:b}", "deferred", 1));
+    struct http_req *req = l->req;
+    later_free(l);
+    http_req_complete(req);
+}
+
+static void h_deferred(struct http_req *req, struct http_resp *resp)
+{
+    struct later *l = calloc(1, sizeof(*l));
+    l->w.fd = eventfd(0, EFD_CLOEXEC);
+    l->w.cb = later_fire;
+    l->w.ctx = l;
+    l->req = req;
+    l->resp = resp;
+    l->forever = strcmp(req->path, "/forever") == 0;
+    l->w.deadline_ms = l->forever ? 0 : clock_mono_ms() + 100;
+    assert_false(req->may_block);
+    assert_int_equal(evl_add(evl_current(), &l->w, EVL_IN), 0);
+    http_req_defer(req, later_free, l);
+}
+
+static void moved(struct http_req *req, struct http_resp *resp, void *ctx)
+{
+    usleep(100 * 1000); /* may block: a worker */
+    http_resp_json(resp, 200, json_pack("{s:b, s:s}", "may_block", req->may_block, "ctx", ctx));
+}
+
+static void h_moved(struct http_req *req, struct http_resp *resp)
+{
+    http_req_run_blocking(req, moved, "passed");
+}
+
+/* ---- a request body taken slowly, piece by piece ---- */
+
+struct slow_sink {
+    struct hash_sha256 h;
+    long long bytes;
+};
+
+static int slow_chunk(void *ctx, const char *data, size_t len)
+{
+    struct slow_sink *k = ctx;
+    usleep(1000);
+    hash_sha256_update(&k->h, data, len);
+    k->bytes += (long long)len;
+    return 0;
+}
+
+static void slow_end(void *ctx, struct http_resp *resp)
+{
+    struct slow_sink *k = ctx;
+    if (resp) {
+        char hex[65];
+        hash_sha256_final_hex(&k->h, hex);
+        http_resp_json(resp, 200,
+                       json_pack("{s:I, s:s}", "bytes", (json_int_t)k->bytes, "sha256", hex));
+    }
+    free(k);
+}
+
+static void h_sink(struct http_req *req, struct http_resp *resp)
+{
+    struct slow_sink *k = calloc(1, sizeof(*k));
+    hash_sha256_init(&k->h);
+    req->body_chunk = slow_chunk;
+    req->body_end = slow_end;
+    req->body_ctx = k;
+}
+
+/* ---- an event stream that only sends keep-alives ---- */
+
+static int quiet_next(void *ctx, struct buf *out, int timeout_ms)
+{
+    usleep((useconds_t)timeout_ms * 1000);
+    return 0;
+}
+
+static void h_quiet(struct http_req *req, struct http_resp *resp)
+{
+    http_resp_sse(resp, quiet_next, NULL, NULL, 200);
 }
 
 static const struct http_route routes[] = {
@@ -82,6 +193,11 @@ static const struct http_route routes[] = {
     {"GET", "/slow", h_slow, 0, HTTP_PUBLIC, "slow"},
     {"GET", "/whoami", h_whoami, 0, HTTP_PUBLIC, "client address"},
     {"GET", "/events", h_events, 0, HTTP_PUBLIC, "sse"},
+    {"GET", "/deferred", h_deferred, 0, HTTP_PUBLIC | HTTP_INLINE, "answered later"},
+    {"GET", "/forever", h_deferred, 0, HTTP_PUBLIC | HTTP_INLINE, "never answered"},
+    {"GET", "/moved", h_moved, 0, HTTP_PUBLIC | HTTP_INLINE, "moved to a worker"},
+    {"POST", "/sink", h_sink, (size_t)64 << 20, HTTP_PUBLIC | HTTP_STREAM_BODY, "slow body"},
+    {"GET", "/quiet", h_quiet, 0, HTTP_PUBLIC, "keep-alives only"},
 };
 
 static int setup(void **state)
@@ -97,6 +213,7 @@ static int setup(void **state)
         .authenticate = test_auth,
         .cors_origins = "http://app.example,http://other.example",
         .trusted_proxies = "127.0.0.1",
+        .threads = 1, /* one loop: anything blocking it would show */
     };
     if (http_server_start(&o, &srv) != 0)
         return -1;
@@ -280,13 +397,121 @@ static void test_forwarded_client_address(void **state)
     }
 }
 
-/* Runs last: drains the server while a request is in flight. */
+/* Blocking work (a slow handler, a hook asking for a worker) never holds the one loop. */
+static void test_blocking_work_off_the_loop(void **state)
+{
+    struct th_resp slow;
+    memset(&slow, 0, sizeof(slow));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_call, &slow), 0);
+    usleep(100 * 1000);
+    char url[128];
+    snprintf(url, sizeof(url), "%s/hello", base);
+    const char *h[] = {"X-Test-Auth: worker", NULL};
+    int64_t t0 = clock_mono_ms();
+    for (int i = 0; i < 10; i++) {
+        struct th_resp r;
+        assert_int_equal(th_http("GET", url, h, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(json_string_value(json_object_get(r.json, "hello")), "worker");
+        th_resp_free(&r);
+    }
+    assert_true(clock_mono_ms() - t0 < 600); /* not behind the 800 ms handler */
+    pthread_join(t, NULL);
+    assert_int_equal(slow.status, 200);
+    th_resp_free(&slow);
+}
+
+static void test_deferred_and_moved_inline_handlers(void **state)
+{
+    char url[128];
+    struct th_resp r;
+    snprintf(url, sizeof(url), "%s/deferred", base);
+    for (int i = 0; i < 3; i++) { /* kept-alive connections go on after a deferred answer */
+        assert_int_equal(th_http("GET", url, NULL, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_true(json_is_true(json_object_get(r.json, "deferred")));
+        th_resp_free(&r);
+    }
+    snprintf(url, sizeof(url), "%s/moved", base);
+    assert_int_equal(th_http("GET", url, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(r.json, "may_block")));
+    assert_string_equal(json_string_value(json_object_get(r.json, "ctx")), "passed");
+    th_resp_free(&r);
+}
+
+/* A body larger than the pipe, taken slower than it arrives: all of it, in order. */
+static void test_slow_body_taken_whole(void **state)
+{
+    size_t n = 6 * 1024 * 1024 + 123;
+    char *body = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)(i * 7 + i / 1000);
+    struct hash_sha256 h;
+    char want[65];
+    hash_sha256_init(&h);
+    hash_sha256_update(&h, body, n);
+    hash_sha256_final_hex(&h, want);
+    char url[128];
+    snprintf(url, sizeof(url), "%s/sink", base);
+    struct th_resp r;
+    assert_int_equal(th_http_n("POST", url, NULL, body, n, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "bytes")), (json_int_t)n);
+    assert_string_equal(json_string_value(json_object_get(r.json, "sha256")), want);
+    th_resp_free(&r);
+    free(body);
+}
+
+/* Many open event streams (each waiting on a worker) do not starve other requests. */
+static void test_many_open_streams(void **state)
+{
+    enum { STREAMS = 40 };
+    int fds[STREAMS];
+    const char *get = "GET /quiet HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < STREAMS; i++) {
+        fds[i] = connect_server();
+        assert_int_equal(send(fds[i], get, strlen(get), 0), (ssize_t)strlen(get));
+    }
+    usleep(300 * 1000);
+    char url[128];
+    snprintf(url, sizeof(url), "%s/healthz", base);
+    for (int i = 0; i < 10; i++) {
+        struct th_resp r;
+        assert_int_equal(th_http("GET", url, NULL, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        th_resp_free(&r);
+    }
+    char b[512];
+    ssize_t got = recv(fds[0], b, sizeof(b) - 1, 0); /* and the streams do stream */
+    assert_true(got > 0);
+    b[got] = '\0';
+    assert_non_null(strstr(b, "text/event-stream"));
+    for (int i = 0; i < STREAMS; i++)
+        close(fds[i]);
+}
+
+static void *forever_call(void *arg)
+{
+    int *status = arg;
+    char url[128];
+    struct th_resp r;
+    snprintf(url, sizeof(url), "%s/forever", base);
+    *status = th_http("GET", url, NULL, NULL, &r) == 0 ? (int)r.status : -1;
+    th_resp_free(&r);
+    return NULL;
+}
+
+/* Runs last: drains the server while a request is in flight, and one deferred forever. */
 static void test_graceful_drain(void **state)
 {
     struct th_resp r;
     memset(&r, 0, sizeof(r));
-    pthread_t t;
+    pthread_t t, tf;
+    int forever_status = 0;
     assert_int_equal(pthread_create(&t, NULL, slow_call, &r), 0);
+    assert_int_equal(pthread_create(&tf, NULL, forever_call, &forever_status), 0);
     usleep(200 * 1000);
     http_server_drain(srv);
     /* no new connections once draining */
@@ -295,10 +520,14 @@ static void test_graceful_drain(void **state)
     snprintf(url, sizeof(url), "%s/healthz", base);
     assert_int_equal(th_http("GET", url, NULL, NULL, &refused), -1);
     th_resp_free(&refused);
-    http_server_stop(srv, 5000);
+    int64_t t0 = clock_mono_ms();
+    http_server_stop(srv, 1500);
+    assert_true(clock_mono_ms() - t0 < 5000); /* the deferred one did not hold it */
     srv = NULL;
     pthread_join(t, NULL);
-    assert_int_equal(r.status, 200); /* the in-flight request finished */
+    pthread_join(tf, NULL);
+    assert_true(forever_status != 200); /* abandoned: no answer, or 503 */
+    assert_int_equal(r.status, 200);    /* the in-flight request finished */
     assert_true(json_is_true(json_object_get(r.json, "finished")));
     th_resp_free(&r);
 }
@@ -313,6 +542,10 @@ int main(void)
         cmocka_unit_test(test_forwarded_client_address),
         cmocka_unit_test(test_oversized_headers),
         cmocka_unit_test(test_slow_clients_do_not_starve),
+        cmocka_unit_test(test_blocking_work_off_the_loop),
+        cmocka_unit_test(test_deferred_and_moved_inline_handlers),
+        cmocka_unit_test(test_slow_body_taken_whole),
+        cmocka_unit_test(test_many_open_streams),
         cmocka_unit_test(test_graceful_drain),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,6 +1,8 @@
 /* uplink: lean HTTP/1.1 upstream client with a pool of kept-alive sockets. */
 #include <ibx/uplink.h>
 
+#include <ibx/clock.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -8,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +26,23 @@
 #define UPLINK_RBUF     (64 * 1024 + 512)
 #define UPLINK_LINE_MAX 4096
 
+struct uplink_nest;
+struct uplink_sock;
+
 struct uplink_pool {
     char host[256];
     char port[8];
     char authority[272]; /* Host header value */
+    unsigned long id;    /* unique per pool ever made */
     pthread_mutex_t mu;
     int idle[UPLINK_IDLE_MAX];
     size_t nidle;
+    struct uplink_nest *nests; /* per event loop, see uplink_start_async */
 };
+
+static atomic_ulong uplink_pool_ids;
+
+static void nests_free(struct uplink_pool *p);
 
 enum body_mode { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_CRLF, CH_TRAILER };
@@ -56,6 +68,13 @@ struct uplink {
     int conn_close;
     struct buf held; /* decoded body bytes gathered by uplink_buffer */
     size_t held_off;
+    /* asynchronous exchanges */
+    struct uplink_sock *sock; /* its socket while it belongs to a loop's nest */
+    int awaiting;             /* the answer is awaited on the loop */
+    int rbuf_lent;            /* rbuf is the socket's (kept with it between exchanges) */
+    uplink_done_fn done;
+    void *done_ctx;
+    size_t buffer_max;
 };
 
 /* ------------------------------------------------------------------ pool */
@@ -85,6 +104,7 @@ int uplink_pool_new(const char *base_url, struct uplink_pool **out)
     snprintf(p->host, sizeof(p->host), "%.*s", (int)hl, h);
     snprintf(p->port, sizeof(p->port), "%.*s", (int)pl, port);
     snprintf(p->authority, sizeof(p->authority), "%s:%s", p->host, p->port);
+    p->id = atomic_fetch_add(&uplink_pool_ids, 1) + 1;
     pthread_mutex_init(&p->mu, NULL);
     *out = p;
     return 0;
@@ -96,6 +116,7 @@ void uplink_pool_free(struct uplink_pool *p)
         return;
     for (size_t i = 0; i < p->nidle; i++)
         close(p->idle[i]);
+    nests_free(p);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -205,8 +226,8 @@ static int send_iov(int fd, struct iovec *iov, int n)
     return 0;
 }
 
-/* Read more raw bytes within timeout_ms: > 0 bytes, 0 at EOF, < 0 error. */
-static ssize_t read_more(struct uplink *u, long timeout_ms)
+/* Make room at the end of rbuf. 0, or -EMSGSIZE when it is full of unread bytes. */
+static int rbuf_room(struct uplink *u)
 {
     if (u->roff > 0 && u->roff == u->rlen) {
         u->roff = u->rlen = 0;
@@ -215,8 +236,15 @@ static ssize_t read_more(struct uplink *u, long timeout_ms)
         u->rlen -= u->roff;
         u->roff = 0;
     }
-    if (u->rlen == UPLINK_RBUF)
-        return -EMSGSIZE;
+    return u->rlen == UPLINK_RBUF ? -EMSGSIZE : 0;
+}
+
+/* Read more raw bytes within timeout_ms: > 0 bytes, 0 at EOF, < 0 error. */
+static ssize_t read_more(struct uplink *u, long timeout_ms)
+{
+    int rc = rbuf_room(u);
+    if (rc)
+        return rc;
     /* one blocking recv bounded by SO_RCVTIMEO (set only when the bound changes) */
     if (u->rcvtimeo_ms != timeout_ms) {
         struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -233,23 +261,52 @@ static ssize_t read_more(struct uplink *u, long timeout_ms)
     return r;
 }
 
+/* The same without waiting: > 0 bytes, 0 at EOF, -EAGAIN when nothing is there yet. */
+static ssize_t read_now(struct uplink *u)
+{
+    int rc = rbuf_room(u);
+    if (rc)
+        return rc;
+    ssize_t r;
+    do {
+        r = recv(u->fd, u->rbuf + u->rlen, UPLINK_RBUF - u->rlen, MSG_DONTWAIT);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? -EAGAIN : -EIO;
+    u->rlen += (size_t)r;
+    return r;
+}
+
 /* ------------------------------------------------------------------ request */
+
+/* The request head into head (initialised by the caller). */
+static int build_head(const struct uplink *u, struct buf *head)
+{
+    const struct uplink_req *r = u->req;
+    const char *parts[] = {
+        r->method, " ", r->target, " HTTP/1.1\r\nHost: ", u->pool->authority, "\r\n"};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(parts) / sizeof(parts[0]); i++)
+        rc = buf_append_str(head, parts[i]);
+    for (size_t i = 0; rc == 0 && r->headers && r->headers[i]; i++) {
+        rc = buf_append_str(head, r->headers[i]);
+        if (rc == 0)
+            rc = buf_append(head, "\r\n", 2);
+    }
+    if (rc == 0 && r->body_size >= 0)
+        rc = buf_printf(head, "Content-Length: %lld\r\n", r->body_size);
+    if (rc == 0 && r->body_size == -2)
+        rc = buf_append_str(head, "Transfer-Encoding: chunked\r\n");
+    if (rc == 0)
+        rc = buf_append_str(head, "\r\n");
+    return rc;
+}
 
 static int send_head(struct uplink *u)
 {
-    const struct uplink_req *r = u->req;
     struct buf head;
     buf_init(&head, UPLINK_HEAD_MAX);
-    int rc = buf_printf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\n", r->method, r->target,
-                        u->pool->authority);
-    for (size_t i = 0; rc == 0 && r->headers && r->headers[i]; i++)
-        rc = buf_printf(&head, "%s\r\n", r->headers[i]);
-    if (rc == 0 && r->body_size >= 0)
-        rc = buf_printf(&head, "Content-Length: %lld\r\n", r->body_size);
-    if (rc == 0 && r->body_size == -2)
-        rc = buf_append_str(&head, "Transfer-Encoding: chunked\r\n");
-    if (rc == 0)
-        rc = buf_append_str(&head, "\r\n");
+    int rc = build_head(u, &head);
     if (rc == 0) {
         struct iovec iov = {.iov_base = head.data, .iov_len = head.len};
         rc = send_iov(u->fd, &iov, 1);
@@ -634,12 +691,18 @@ ssize_t uplink_read(struct uplink *u, char *dst, size_t max)
     return body_next(u, dst, max);
 }
 
+static void sock_release(struct uplink *u, int reusable);
+
 void uplink_free(struct uplink *u)
 {
     if (!u)
         return;
+    if (u->awaiting) /* cancelled while the answer was awaited */
+        u->broken = 1;
     int reusable = !u->broken && u->head_done && u->body_done && u->req_done && !u->conn_close &&
                    u->roff == u->rlen;
+    if (u->sock)
+        sock_release(u, reusable);
     if (u->fd >= 0) {
         if (reusable)
             pool_give(u->pool, u->fd);
@@ -648,6 +711,343 @@ void uplink_free(struct uplink *u)
     }
     buf_release(&u->hdrs.raw);
     buf_release(&u->held);
-    free(u->rbuf);
+    if (!u->rbuf_lent)
+        free(u->rbuf);
     free(u);
+}
+
+/* ------------------------------------------------------------------ asynchronous */
+
+/* Sockets of asynchronous exchanges stay in their event loop's epoll set between
+ * exchanges (edge-triggered), in a nest of idle sockets per (pool, loop) used only on that
+ * loop's thread: an exchange costs no epoll_ctl, and a socket the upstream closes while
+ * idle is noticed (and dropped) at once. */
+#define UPLINK_NEST_MAX 256
+
+struct uplink_sock {
+    struct evl_watch w;
+    struct uplink_nest *nest;
+    struct uplink *u; /* the exchange using it; NULL while idle */
+    int dead;         /* something happened while held after its answer: not reusable */
+    char *rbuf;       /* lent to each exchange: no allocation per request */
+    struct uplink_sock *next;
+};
+
+struct uplink_nest {
+    struct uplink_pool *pool;
+    struct evl *loop;
+    struct uplink_sock *idle;
+    size_t nidle;
+    struct uplink_nest *next; /* in the pool's list (under its mu) */
+};
+
+/* This thread's nests, found by pool id (a pool freed and another allocated at the same
+ * address never match). */
+static _Thread_local struct {
+    unsigned long pool_id;
+    struct uplink_nest *nest;
+} uplink_tl[8];
+
+static struct uplink_nest *nest_of(struct uplink_pool *p, struct evl *loop)
+{
+    size_t i = 0;
+    for (; i < sizeof(uplink_tl) / sizeof(uplink_tl[0]) && uplink_tl[i].pool_id; i++) {
+        if (uplink_tl[i].pool_id == p->id && uplink_tl[i].nest->loop == loop)
+            return uplink_tl[i].nest;
+    }
+    struct uplink_nest *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->pool = p;
+    n->loop = loop;
+    pthread_mutex_lock(&p->mu);
+    n->next = p->nests;
+    p->nests = n;
+    pthread_mutex_unlock(&p->mu);
+    if (i == sizeof(uplink_tl) / sizeof(uplink_tl[0]))
+        i = 0; /* more pools than slots: forget the first (its nest lives on, unused) */
+    uplink_tl[i].pool_id = p->id;
+    uplink_tl[i].nest = n;
+    return n;
+}
+
+/* At pool free (the loops that used it are gone): close the nests' idle sockets. */
+static void nests_free(struct uplink_pool *p)
+{
+    while (p->nests) {
+        struct uplink_nest *n = p->nests;
+        p->nests = n->next;
+        while (n->idle) {
+            struct uplink_sock *k = n->idle;
+            n->idle = k->next;
+            close(k->w.fd);
+            free(k->rbuf);
+            free(k);
+        }
+        free(n);
+    }
+}
+
+/* Loop thread: stop watching k and close it. */
+static void sock_drop(struct uplink_sock *k)
+{
+    evl_del(&k->w);
+    close(k->w.fd);
+    free(k->rbuf);
+    free(k);
+}
+
+/* Loop thread: an idle socket back to its nest (or closed when the nest is full). */
+static void sock_rest(struct uplink_sock *k)
+{
+    struct uplink_nest *n = k->nest;
+    k->u = NULL;
+    k->w.deadline_ms = 0;
+    if (k->dead || n->nidle >= UPLINK_NEST_MAX) {
+        sock_drop(k);
+        return;
+    }
+    k->next = n->idle;
+    n->idle = k;
+    n->nidle++;
+}
+
+static void async_ready(struct uplink *u, unsigned events);
+
+static void sock_event(struct evl_watch *w, unsigned events)
+{
+    struct uplink_sock *k = w->ctx;
+    if (k->u && k->u->awaiting) {
+        async_ready(k->u, events);
+        return;
+    }
+    if (k->u) { /* its exchange has its answer: the upstream closed it, or stray bytes */
+        k->dead = 1;
+        return;
+    }
+    /* idle, yet something happened: the upstream closed it (or sent stray bytes) */
+    struct uplink_nest *n = k->nest;
+    for (struct uplink_sock **pp = &n->idle; *pp; pp = &(*pp)->next) {
+        if (*pp == k) {
+            *pp = k->next;
+            n->nidle--;
+            break;
+        }
+    }
+    sock_drop(k);
+}
+
+/* An idle socket for an exchange on loop: the nest's, else one of the pool's shared ones
+ * (which then joins the loop). NULL when there is none. */
+static struct uplink_sock *sock_take(struct uplink_nest *n)
+{
+    struct uplink_sock *k = n->idle;
+    if (k) {
+        n->idle = k->next;
+        n->nidle--;
+        return k;
+    }
+    for (;;) {
+        int fd = pool_take(n->pool, 0);
+        if (fd < 0)
+            return NULL;
+        k = calloc(1, sizeof(*k));
+        char *rbuf = malloc(UPLINK_RBUF);
+        if (!k || !rbuf) {
+            free(k);
+            free(rbuf);
+            pool_give(n->pool, fd);
+            return NULL;
+        }
+        k->rbuf = rbuf;
+        k->w = (struct evl_watch){.fd = fd, .cb = sock_event, .ctx = k};
+        k->nest = n;
+        if (evl_add(n->loop, &k->w, EVL_IN | EVL_ET) == 0)
+            return k;
+        free(k->rbuf);
+        free(k);
+        close(fd);
+    }
+}
+
+struct sock_return {
+    struct uplink_sock *k;
+    int reusable;
+};
+
+static void sock_return_task(void *arg)
+{
+    struct sock_return *r = arg;
+    if (r->reusable)
+        sock_rest(r->k);
+    else
+        sock_drop(r->k);
+    free(r);
+}
+
+/* uplink_free of an exchange whose socket belongs to a nest: back to it or closed, on the
+ * nest's loop thread (posted there from any other thread). */
+static void sock_release(struct uplink *u, int reusable)
+{
+    struct uplink_sock *k = u->sock;
+    u->sock = NULL;
+    u->fd = -1;
+    k->u = NULL;
+    k->w.deadline_ms = 0;
+    if (evl_current() == k->nest->loop) {
+        if (reusable)
+            sock_rest(k);
+        else
+            sock_drop(k);
+        return;
+    }
+    struct sock_return *r = malloc(sizeof(*r));
+    if (r) {
+        r->k = k;
+        r->reusable = reusable;
+        if (evl_post(k->nest->loop, sock_return_task, r) == 0)
+            return;
+        free(r);
+    }
+    shutdown(k->w.fd, SHUT_RDWR); /* out of memory: the loop drops it at its next event */
+}
+
+/* The response is in as far as the caller wants it. A response still streaming (or an
+ * error) leaves the loop: the socket becomes an ordinary one the caller may block on. */
+static void async_finish(struct uplink *u, int rc)
+{
+    struct uplink_sock *k = u->sock;
+    k->w.deadline_ms = 0;
+    u->awaiting = 0;
+    if (rc)
+        u->broken = 1;
+    if (rc || !u->body_done) {
+        evl_del(&k->w);
+        u->sock = NULL; /* u->fd stays, and the buffer with what it holds */
+        u->rbuf_lent = 0;
+        k->rbuf = NULL;
+        free(k);
+    }
+    u->done(u->done_ctx, rc);
+}
+
+/* Parse what was read: 1 when the caller can have it, 0 when more is needed, < 0 error. */
+static int async_progress(struct uplink *u)
+{
+    while (!u->head_done) {
+        size_t n = head_len(u);
+        if (n == 0)
+            return u->rlen - u->roff >= UPLINK_HEAD_MAX ? -EMSGSIZE : 0;
+        int rc = parse_head(u, n);
+        if (rc)
+            return rc;
+        u->head_done = u->status >= 200; /* 1xx heads are skipped */
+    }
+    const char *st = u->req->stream_type;
+    const char *ct = httpc_header_get(&u->hdrs, "Content-Type");
+    if (st && ct && strncasecmp(ct, st, strlen(st)) == 0)
+        return 1;
+    char chunk[16384];
+    while (!u->body_done && u->held.len - u->held_off <= u->buffer_max) {
+        ssize_t n = decode(u, chunk, sizeof(chunk));
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            return u->body_done;
+        if (buf_append(&u->held, chunk, (size_t)n) != 0)
+            return -ENOMEM;
+    }
+    return 1;
+}
+
+static void async_ready(struct uplink *u, unsigned events)
+{
+    if (events == 0) {
+        async_finish(u, -ETIMEDOUT);
+        return;
+    }
+    for (;;) {
+        ssize_t r = read_now(u);
+        if (r == -EAGAIN)
+            return; /* more later */
+        if (r <= 0 && u->reused && !u->head_done && u->rlen == 0) {
+            async_finish(u, -ECONNRESET); /* a pooled socket closed under us */
+            return;
+        }
+        if (r == 0 && u->head_done && u->mode == BODY_CLOSE) {
+            u->body_done = 1;
+        } else if (r <= 0) {
+            async_finish(u, r == 0 ? -EIO : (int)r);
+            return;
+        }
+        int rc = async_progress(u);
+        if (rc != 0 || u->body_done) {
+            async_finish(u, rc < 0 ? rc : 0);
+            return;
+        }
+        if (u->head_done) /* a body arriving: the stall bound as for uplink_read */
+            u->sock->w.deadline_ms = clock_mono_ms() + timeout_or(u->req->stall_timeout_ms, 120000);
+    }
+}
+
+/* Send the whole head on fd at once without waiting. 0, or -EIO (dead or full socket). */
+static int async_send_head(int fd, const struct buf *head)
+{
+    ssize_t w;
+    do {
+        w = send(fd, head->data, head->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    return w == (ssize_t)head->len ? 0 : -EIO;
+}
+
+int uplink_start_async(struct uplink_pool *p, const struct uplink_req *r, struct evl *loop,
+                       size_t buffer_max, uplink_done_fn done, void *ctx, struct uplink **out)
+{
+    if (!p || !r || !loop || !done || !r->method || !r->target || r->target[0] != '/' ||
+        r->body_size != -1)
+        return -EINVAL;
+    struct uplink_nest *n = nest_of(p, loop);
+    struct uplink *u = calloc(1, sizeof(*u));
+    if (!n || !u) {
+        free(u);
+        return -ENOMEM;
+    }
+    *u = (struct uplink){.pool = p,
+                         .req = r,
+                         .fd = -1,
+                         .req_done = 1,
+                         .reused = 1,
+                         .done = done,
+                         .done_ctx = ctx,
+                         .buffer_max = buffer_max};
+    buf_init(&u->hdrs.raw, HTTPC_MAX_HEADERS);
+    buf_init(&u->held, (size_t)1 << 30);
+    struct buf head;
+    buf_init(&head, UPLINK_HEAD_MAX);
+    int rc = build_head(u, &head);
+    struct uplink_sock *k = NULL;
+    while (rc == 0 && (k = sock_take(n)) != NULL) {
+        if (async_send_head(k->w.fd, &head) == 0)
+            break;
+        sock_drop(k); /* closed by the upstream, or partly sent: never reusable */
+        k = NULL;
+    }
+    buf_release(&head);
+    if (rc == 0 && !k)
+        rc = -ENOTCONN;
+    if (rc) {
+        u->broken = 1;
+        uplink_free(u);
+        return rc;
+    }
+    k->u = u;
+    k->dead = 0;
+    u->awaiting = 1;
+    u->rbuf = k->rbuf;
+    u->rbuf_lent = 1;
+    k->w.deadline_ms = clock_mono_ms() + timeout_or(r->header_timeout_ms, 30000);
+    u->sock = k;
+    u->fd = k->w.fd;
+    *out = u;
+    return 0;
 }

@@ -88,15 +88,27 @@ static void admit_bucket(const struct gw *g, const struct http_req *req, const s
     }
 }
 
+/* v in decimal into out (24 bytes): on every request, so without printf. */
+static const char *admit_decimal(long v, char out[24])
+{
+    char *p = out + 23;
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
 static void admit_headers(struct http_resp *resp, const struct limits_verdict *v)
 {
     char a[24], b[24], c[24];
-    snprintf(a, sizeof(a), "%ld", v->limit);
-    snprintf(b, sizeof(b), "%ld", v->remaining);
-    snprintf(c, sizeof(c), "%ld", v->reset_s);
-    http_resp_header(resp, "RateLimit-Limit", a);
-    http_resp_header(resp, "RateLimit-Remaining", b);
-    http_resp_header(resp, "RateLimit-Reset", c);
+    http_resp_header(resp, "RateLimit-Limit", admit_decimal(v->limit, a));
+    http_resp_header(resp, "RateLimit-Remaining", admit_decimal(v->remaining, b));
+    http_resp_header(resp, "RateLimit-Reset", admit_decimal(v->reset_s, c));
 }
 
 /* A key may use this route: 0, or < 0 with resp set (403). */
@@ -158,6 +170,11 @@ int admit_request(void *app, struct http_req *req, struct http_resp *resp)
     struct gw_key key;
     const char *why = NULL;
     int is_key = req->authenticated && req->claims.key_id[0];
+    const char *scope = keys_required_scope(req->method, req->path);
+    int llm = req->authenticated && scope && strcmp(scope, "llm") == 0;
+    /* on an event loop: what may ask PostgreSQL goes to a worker before anything is taken */
+    if (!req->may_block && (is_key || llm))
+        return HTTP_NEEDS_WORKER;
     /* the key was resolved a moment ago: this is a cache hit */
     if (is_key && keys_resolve(s, svc_bearer(req), &key, &why) != 0)
         is_key = 0;
@@ -165,7 +182,8 @@ int admit_request(void *app, struct http_req *req, struct http_resp *resp)
     long per_min = 0, burst = 0;
     admit_bucket(g, req, is_key ? &key : NULL, bucket, sizeof(bucket), &per_min, &burst);
     struct limits_verdict v;
-    limits_check(g->limits, bucket, per_min, burst, &v);
+    if (limits_check(g->limits, bucket, per_min, burst, req->may_block, &v) != 0)
+        return HTTP_NEEDS_WORKER;
     admit_headers(resp, &v);
     if (!v.allowed) {
         metrics_counter_add("gateway_rate_limited_total", "requests refused by a rate limit",
@@ -181,8 +199,7 @@ int admit_request(void *app, struct http_req *req, struct http_resp *resp)
     }
     if (req->authenticated && req->claims.key_id[0] && admit_scope(req, resp) != 0)
         return -EACCES;
-    const char *scope = keys_required_scope(req->method, req->path);
-    if (req->authenticated && scope && strcmp(scope, "llm") == 0)
+    if (llm)
         return admit_llm_quota(s, req, is_key ? &key : NULL, resp);
     return 0;
 }

@@ -189,8 +189,11 @@ int tokens_sign_out(struct svc *s, const struct auth_claims *c, const char *refr
  * internal token tells xai-engine); -EPERM and
  * *why (static) when it is deactivated or gone. When PostgreSQL fails, the last known state
  * decides, and without one the token is accepted (logged): an outage must not sign
- * everyone out, and everything behind the gateway needs PostgreSQL anyway. */
-int ustate_check(struct svc *s, struct auth_claims *c, const char **why)
+ * everyone out, and everything behind the gateway needs PostgreSQL anyway.
+ * Without may_block (on an event loop) it returns HTTP_NEEDS_WORKER instead of asking
+ * PostgreSQL; while one such lookup of an expired entry is under way (at most a second),
+ * the other requests of that account use the expired entry (with a TTL of 0, never). */
+int ustate_check(struct svc *s, struct auth_claims *c, int may_block, const char **why)
     __attribute__((warn_unused_result));
 /* Forget the cached state of user_id (after changing the account). */
 void ustate_forget(const char *user_id);
@@ -308,10 +311,14 @@ int limits_start(struct svc *s, const struct gw_limits_config *cfg, struct limit
 void limits_stop(struct limits *l);
 /* Take one token from bucket (a name that includes the limit) at per_min with burst.
  * Uses a leased slice when this replica holds one; otherwise leases up to
- * limits_slice(burst) tokens from PostgreSQL. Never fails: without PostgreSQL it falls back
- * to a per-replica limit (logged). */
-void limits_check(struct limits *l, const char *bucket, long per_min, long burst,
-                  struct limits_verdict *out);
+ * limits_slice(burst) tokens from PostgreSQL. When half a slice (of at least 2) is spent,
+ * the lease thread tops it up to a whole slice in the background, so a busy bucket rarely
+ * waits for PostgreSQL; a replica never holds more than one slice. Returns 0 with *out;
+ * without PostgreSQL it falls back to a per-replica limit (logged). Without may_block (on
+ * an event loop) it returns HTTP_NEEDS_WORKER, having taken nothing, when it would have to
+ * wait (a lease, or the bucket busy with one). */
+int limits_check(struct limits *l, const char *bucket, long per_min, long burst, int may_block,
+                 struct limits_verdict *out) __attribute__((warn_unused_result));
 /* Tokens one replica leases at once for burst: min(lease_max, max(1, burst / 10)). Across
  * R replicas the overshoot over one shared limit is at most R * limits_slice(burst). */
 long limits_slice(const struct limits *l, long burst);

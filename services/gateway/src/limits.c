@@ -8,11 +8,15 @@
  * slice that has not been used for lease_ms go back to the bucket as credit (capped by the
  * bucket's debt, see ibx/gcra.h), so they are neither lost nor created.
  *
- * Bound: a replica holds at most one slice per bucket, so in any span of D seconds the
- * requests admitted by R replicas together are at most burst + D * rate + R * slice; with
- * one replica the leasing adds at most one slice to what a single exact GCRA allows.
- * When PostgreSQL cannot be reached a replica falls back to its own GCRA (each replica
- * then allows the full limit), logged once per outage. */
+ * A busy bucket does not wait for PostgreSQL: once half a slice (of at least 2 tokens) is
+ * spent, the lease thread tops the slice up to a whole one in the background, while the
+ * requests spend what is left. A request waits (on a worker) only when nothing is held.
+ *
+ * Bound: a replica holds at most one slice per bucket (a top-up asks for what is missing), so in
+ * any span of D seconds the requests admitted by R replicas together are at most burst + D * rate +
+ * R * slice; with one replica the leasing adds at most one slice to what a single exact GCRA
+ * allows. When PostgreSQL cannot be reached a replica falls back to its own GCRA (each replica then
+ * allows the full limit), logged once per outage. */
 #include "gateway.h"
 
 #include <ibx/clock.h>
@@ -47,8 +51,11 @@
 
 struct lim_entry {
     struct lim_entry *next;
-    pthread_mutex_t mu; /* serialises the bucket's requests and its leases */
-    int refs;           /* requests using it; changed under the stripe's lock */
+    struct lim_entry *tnext; /* in the lease thread's top-up list */
+    pthread_mutex_t mu;      /* guards the bucket (never held across a database call) */
+    pthread_cond_t topped;   /* a top-up ended */
+    int topping;             /* a lease or top-up is in flight (a top-up holds a ref) */
+    int refs;                /* requests using it; changed under the stripe's lock */
     char name[LIM_NAME_MAX];
     struct gcra_limit lim;
     int64_t held;             /* leased tokens not spent yet */
@@ -74,6 +81,7 @@ struct limits {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
+    struct lim_entry *todo; /* entries to top up (under mu) */
     pthread_t thread;
 };
 
@@ -111,6 +119,7 @@ static struct lim_entry *lim_pin(struct limits *l, const char *name)
         e = e->next;
     if (!e && atomic_load(&l->count) < LIM_MAX_ENTRIES && (e = calloc(1, sizeof(*e))) != NULL) {
         pthread_mutex_init(&e->mu, NULL);
+        pthread_cond_init(&e->topped, NULL);
         snprintf(e->name, sizeof(e->name), "%s", name);
         e->next = *head;
         *head = e;
@@ -155,37 +164,68 @@ static void lim_local(struct lim_entry *e, int64_t now_ms, struct limits_verdict
     out->retry_after_s = out->allowed ? 0 : (long)gcra_ceil_s(r.retry_after_us);
 }
 
-/* Lease a slice for e from PostgreSQL. 0, or the store's error. */
-static int lim_lease(struct limits *l, struct lim_entry *e, int64_t now_ms)
+/* e->mu held: a lease of r's tokens arrived (requests only spent meanwhile, so what is held
+ * stays within one slice). */
+static void lim_apply(struct lim_entry *e, const struct gcra_result *r, int64_t now_ms)
 {
-    if (atomic_load(&l->degraded) && now_ms < atomic_load(&l->db_retry_ms))
-        return -EIO;
-    struct gcra_result r;
-    int rc = store_rate_lease(l->s, e->name, &e->lim, limits_slice(l, (long)e->lim.burst), &r);
-    lim_degraded(l, rc != 0, rc);
-    if (rc)
-        return rc;
-    e->held = r.granted;
-    e->remote_remaining = r.remaining;
-    e->reset_at_ms = now_ms + (r.reset_us + 999) / 1000;
-    e->deny_until_ms = r.remaining > 0 ? 0 : now_ms + (r.retry_after_us + 999) / 1000;
-    return 0;
+    e->held += r->granted;
+    e->remote_remaining = r->remaining;
+    e->reset_at_ms = now_ms + (r->reset_us + 999) / 1000;
+    e->deny_until_ms = r->remaining > 0 ? 0 : now_ms + (r->retry_after_us + 999) / 1000;
 }
 
-static void lim_decide(struct limits *l, struct lim_entry *e, struct limits_verdict *out)
+/* e->mu held, and released during the database call (so a loop never waits on it for
+ * long): lease what makes a whole slice, the lease marked in flight (topping) so nobody
+ * else leases meanwhile. 0, or the store's error. */
+static int lim_lease(struct limits *l, struct lim_entry *e)
 {
-    int64_t now = clock_mono_ms();
-    e->last_used_ms = now;
-    if (e->held == 0 && now >= e->deny_until_ms && lim_lease(l, e, now) != 0) {
-        lim_local(e, now, out);
+    if (atomic_load(&l->degraded) && clock_mono_ms() < atomic_load(&l->db_retry_ms))
+        return -EIO;
+    struct gcra_limit gl = e->lim;
+    int64_t want = limits_slice(l, (long)gl.burst) - e->held;
+    e->topping = 1;
+    pthread_mutex_unlock(&e->mu);
+    struct gcra_result r;
+    int rc = store_rate_lease(l->s, e->name, &gl, want, &r);
+    lim_degraded(l, rc != 0, rc);
+    pthread_mutex_lock(&e->mu);
+    if (rc == 0)
+        lim_apply(e, &r, clock_mono_ms());
+    e->topping = 0;
+    pthread_cond_broadcast(&e->topped);
+    return rc;
+}
+
+/* e->mu held: queue a top-up when half the slice is spent (see the top comment). */
+static void lim_want_topup(struct limits *l, struct lim_entry *e, int64_t now)
+{
+    long slice = limits_slice(l, (long)e->lim.burst);
+    if (slice < 2 || e->held > slice / 2 || e->topping || now < e->deny_until_ms ||
+        atomic_load(&l->degraded))
         return;
-    }
+    struct lim_stripe *st = &l->stripe[lim_hash(e->name) % LIM_STRIPES];
+    pthread_mutex_lock(&st->mu);
+    e->refs++; /* the top-up's own */
+    pthread_mutex_unlock(&st->mu);
+    e->topping = 1;
+    pthread_mutex_lock(&l->mu);
+    e->tnext = l->todo;
+    l->todo = e;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* e->mu held: spend a held token, or refuse while the shared bucket is known empty. */
+static void lim_spend(struct limits *l, struct lim_entry *e, int64_t now,
+                      struct limits_verdict *out)
+{
     if (e->held > 0) {
         e->held--;
         out->allowed = 1;
         out->remaining = (long)(e->held + e->remote_remaining);
         out->reset_s = (long)gcra_ceil_s((e->reset_at_ms - now) * 1000);
         out->retry_after_s = 0;
+        lim_want_topup(l, e, now);
         return;
     }
     out->allowed = 0;
@@ -194,6 +234,39 @@ static void lim_decide(struct limits *l, struct lim_entry *e, struct limits_verd
     out->retry_after_s = (long)gcra_ceil_s((e->deny_until_ms - now) * 1000);
     if (out->retry_after_s < 1)
         out->retry_after_s = 1;
+}
+
+/* e->mu held: 1 when deciding needs PostgreSQL now (nothing held, the bucket may have
+ * tokens, and no outage back-off says to decide locally). */
+static int lim_needs_lease(struct limits *l, const struct lim_entry *e, int64_t now)
+{
+    if (e->held > 0 || now < e->deny_until_ms)
+        return 0;
+    return !(atomic_load(&l->degraded) && now < atomic_load(&l->db_retry_ms));
+}
+
+static void lim_decide(struct limits *l, struct lim_entry *e, struct limits_verdict *out)
+{
+    int64_t now = clock_mono_ms();
+    e->last_used_ms = now;
+    for (int waits = 0; e->held == 0 && e->topping && waits < 50; waits++) {
+        struct timespec ts; /* a top-up is under way: its tokens are as good as a lease */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&e->topped, &e->mu, &ts);
+        now = clock_mono_ms();
+    }
+    if (e->held == 0 && e->topping) {
+        lim_local(e, now, out); /* the top-up is stuck: decide here rather than overlease */
+        return;
+    }
+    if (e->held == 0 && now >= e->deny_until_ms && lim_lease(l, e) != 0) {
+        lim_local(e, clock_mono_ms(), out);
+        return;
+    }
+    lim_spend(l, e, clock_mono_ms(), out);
 }
 
 /* Table full: one token straight from PostgreSQL (correct, one round trip). */
@@ -209,8 +282,30 @@ static void lim_direct(struct limits *l, const char *bucket, const struct gcra_l
     out->retry_after_s = out->allowed ? 0 : (long)gcra_ceil_s(r.retry_after_us);
 }
 
-void limits_check(struct limits *l, const char *bucket, long per_min, long burst,
-                  struct limits_verdict *out)
+/* Without waiting: 0 and *out when decided from what is held, else HTTP_NEEDS_WORKER. */
+static int lim_decide_now(struct limits *l, struct lim_entry *e, const struct gcra_limit *gl,
+                          struct limits_verdict *out)
+{
+    pthread_mutex_lock(&e->mu); /* never held across a database call */
+    int64_t now = clock_mono_ms();
+    int rc = 0;
+    /* a new entry (its limit not set yet) is first leased by a worker */
+    int fresh = e->lim.interval_us != gl->interval_us || e->lim.burst != gl->burst;
+    if (fresh || lim_needs_lease(l, e, now) || (e->held == 0 && e->topping)) {
+        rc = HTTP_NEEDS_WORKER;
+    } else {
+        e->last_used_ms = now;
+        if (e->held == 0 && now >= e->deny_until_ms)
+            lim_local(e, now, out); /* PostgreSQL is out: the local fallback */
+        else
+            lim_spend(l, e, now, out);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+int limits_check(struct limits *l, const char *bucket, long per_min, long burst, int may_block,
+                 struct limits_verdict *out)
 {
     struct gcra_limit gl;
     memset(out, 0, sizeof(*out));
@@ -218,17 +313,27 @@ void limits_check(struct limits *l, const char *bucket, long per_min, long burst
     out->limit = per_min;
     out->burst = burst;
     if (!l || gcra_limit_per_minute(per_min, burst, &gl) != 0 || strlen(bucket) >= LIM_NAME_MAX)
-        return; /* configuration is validated at start; nothing to enforce here */
+        return 0; /* configuration is validated at start; nothing to enforce here */
     struct lim_entry *e = lim_pin(l, bucket);
+    if (!e && !may_block)
+        return HTTP_NEEDS_WORKER;
     if (!e) {
         lim_direct(l, bucket, &gl, out);
-        return;
+        return 0;
     }
-    pthread_mutex_lock(&e->mu);
-    e->lim = gl;
-    lim_decide(l, e, out);
-    pthread_mutex_unlock(&e->mu);
+    int rc = 0;
+    if (may_block) {
+        pthread_mutex_lock(&e->mu);
+        e->lim = gl;
+        lim_decide(l, e, out);
+        pthread_mutex_unlock(&e->mu);
+    } else {
+        rc = lim_decide_now(l, e, &gl, out);
+    }
+    if (rc)
+        memset(out, 0, sizeof(*out));
     lim_unpin(l, e);
+    return rc;
 }
 
 /* ---- the lease thread ---- */
@@ -258,6 +363,7 @@ static size_t lim_collect(struct limits *l, struct lim_stripe *st, int64_t now, 
             }
             *pp = e->next;
             pthread_mutex_destroy(&e->mu);
+            pthread_cond_destroy(&e->topped);
             free(e);
             atomic_fetch_sub(&l->count, 1);
         }
@@ -284,20 +390,70 @@ static void lim_return_idle(struct limits *l, int all)
     }
 }
 
+/* Top e's slice up to a whole one (the lease thread; e holds a ref for it). */
+static void lim_topup(struct limits *l, struct lim_entry *e)
+{
+    pthread_mutex_lock(&e->mu);
+    struct gcra_limit gl = e->lim;
+    int64_t want = limits_slice(l, (long)gl.burst) - e->held;
+    pthread_mutex_unlock(&e->mu);
+    struct gcra_result r;
+    int rc = want > 0 ? store_rate_lease(l->s, e->name, &gl, want, &r) : -EINVAL;
+    if (want > 0)
+        lim_degraded(l, rc != 0, rc);
+    pthread_mutex_lock(&e->mu);
+    if (rc == 0)
+        lim_apply(e, &r, clock_mono_ms());
+    e->topping = 0;
+    pthread_cond_broadcast(&e->topped);
+    pthread_mutex_unlock(&e->mu);
+    lim_unpin(l, e);
+}
+
+/* mu held on entry and exit: run the queued top-ups (or, stopping, drop them). */
+static void lim_run_topups(struct limits *l, int drop)
+{
+    while (l->todo) {
+        struct lim_entry *e = l->todo;
+        l->todo = NULL;
+        pthread_mutex_unlock(&l->mu);
+        while (e) {
+            struct lim_entry *next = e->tnext;
+            if (drop) {
+                pthread_mutex_lock(&e->mu);
+                e->topping = 0;
+                pthread_cond_broadcast(&e->topped);
+                pthread_mutex_unlock(&e->mu);
+                lim_unpin(l, e);
+            } else {
+                lim_topup(l, e);
+            }
+            e = next;
+        }
+        pthread_mutex_lock(&l->mu);
+    }
+}
+
 static void *lim_thread(void *arg)
 {
     struct limits *l = arg;
-    int64_t last_sweep = clock_mono_ms();
+    int64_t last_tick = clock_mono_ms(), last_sweep = last_tick;
     pthread_mutex_lock(&l->mu);
     while (!l->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += LIM_TICK_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+        if (!l->todo) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += LIM_TICK_MS * 1000000L;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+        }
         if (l->stop)
             break;
+        lim_run_topups(l, 0);
+        if (clock_mono_ms() - last_tick < LIM_TICK_MS)
+            continue;
+        last_tick = clock_mono_ms();
         pthread_mutex_unlock(&l->mu);
         lim_return_idle(l, 0);
         if (clock_mono_ms() - last_sweep >= LIM_SWEEP_MS) {
@@ -307,6 +463,7 @@ static void *lim_thread(void *arg)
         }
         pthread_mutex_lock(&l->mu);
     }
+    lim_run_topups(l, 1);
     pthread_mutex_unlock(&l->mu);
     return NULL;
 }

@@ -82,9 +82,11 @@ static int gw_authenticate(void *app, struct http_req *req, const char **why)
         *why = "sign in first: send Authorization: Bearer <access token>";
         return -EPERM;
     }
+    if (keys_is_secret(tok) && !req->may_block)
+        return HTTP_NEEDS_WORKER; /* API keys are looked up in PostgreSQL when not cached */
     int rc = keys_is_secret(tok) ? admit_key_auth(s, tok, &req->claims, why)
                                  : tokcache_verify_access(s, tok, &req->claims, why);
-    return rc ? rc : ustate_check(s, &req->claims, why);
+    return rc ? rc : ustate_check(s, &req->claims, req->may_block, why);
 }
 
 /* Create the configured admin, or make the existing account an admin. */

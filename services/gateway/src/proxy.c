@@ -4,11 +4,19 @@
  * client reads it (uplink: kept-alive sockets per upstream), so neither is held whole: 1 GB
  * uploads, downloads and Server-Sent Events pass through. A small response that is complete when
  * its headers arrive is sent in one piece with a Content-Length. Connect failures of idempotent
- * requests are retried once; each upstream has a circuit breaker (state in /metrics). */
+ * requests are retried once; each upstream has a circuit breaker (state in /metrics).
+ *
+ * Threads: the handler starts on the HTTP server's event loop (an HTTP_INLINE route). A
+ * request without a body goes out at once on an idle kept-alive socket and its answer is
+ * read on the same loop (uplink_start_async), the client's connection waiting meanwhile
+ * without a thread. A request with a body, or when no idle socket is pooled (connecting),
+ * or when the pooled socket proves closed, moves to a worker thread and the blocking
+ * exchange; so does reading the rest of a large or streamed response. */
 #include "gateway.h"
 
-#include <ibx/uplink.h>
+#include <ibx/evloop.h>
 #include <ibx/log.h>
+#include <ibx/uplink.h>
 #include <ibx/metrics.h>
 
 #include <errno.h>
@@ -21,6 +29,7 @@
 #include <time.h>
 
 #define PROXY_BUFFERED_MAX (64 * 1024) /* a complete body up to this size goes in one piece */
+#define PROXY_SSE_TYPE     "text/event-stream"
 #define PROXY_HEADER_LINES 10
 #define BREAKER_FAILURES   5     /* consecutive failures that open the circuit */
 #define BREAKER_OPEN_MS    10000 /* how long it stays open before one trial request */
@@ -82,6 +91,8 @@ struct proxy_job {
     int failed;           /* error already counted against the breaker */
     char reservation[37]; /* pipeline-run quota held for this request, "" when none */
     int err;
+    struct http_req *http; /* asynchronous exchange: the request to complete */
+    struct http_resp *resp;
     char lines[PROXY_HEADER_LINES][1100]; /* last: not zeroed at allocation */
 };
 
@@ -108,6 +119,7 @@ static int breaker_admit(struct breaker *b)
 {
     int rc = 0;
     pthread_mutex_lock(&b->mu);
+    enum breaker_state was = b->state;
     if (b->state == BREAKER_OPEN && proxy_now_ms() - b->opened_ms >= BREAKER_OPEN_MS) {
         b->state = BREAKER_HALF_OPEN;
         b->trial_out = 0;
@@ -116,7 +128,8 @@ static int breaker_admit(struct breaker *b)
         rc = -EAGAIN;
     else if (b->state == BREAKER_HALF_OPEN)
         b->trial_out = 1;
-    breaker_publish(b);
+    if (b->state != was)
+        breaker_publish(b);
     pthread_mutex_unlock(&b->mu);
     return rc;
 }
@@ -124,6 +137,7 @@ static int breaker_admit(struct breaker *b)
 static void breaker_result(struct breaker *b, int ok)
 {
     pthread_mutex_lock(&b->mu);
+    enum breaker_state was = b->state;
     if (ok) {
         b->failures = 0;
         b->state = BREAKER_CLOSED;
@@ -134,7 +148,8 @@ static void breaker_result(struct breaker *b, int ok)
         b->opened_ms = proxy_now_ms();
     }
     b->trial_out = 0;
-    breaker_publish(b);
+    if (b->state != was)
+        breaker_publish(b);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -160,12 +175,23 @@ static const char *proxy_base(const struct gw *g, const struct upstream *up)
     return *(const char *const *)(const void *)((const char *)&g->cfg + up->cfg_off);
 }
 
-static void proxy_add_line(struct proxy_job *j, size_t *n, const char *name, const char *value)
+/* The line "name: prefix value" (name a short constant); skipped when the value is 1000
+ * bytes or more, or holds CR or LF. */
+static void proxy_add_line(struct proxy_job *j, size_t *n, const char *name, const char *prefix,
+                           const char *value)
 {
-    if (*n >= PROXY_HEADER_LINES || !value || strlen(value) >= 1000 || strpbrk(value, "\r\n"))
+    if (*n >= PROXY_HEADER_LINES || !value)
         return;
-    snprintf(j->lines[*n], sizeof(j->lines[*n]), "%s: %s", name, value);
-    j->hdrs[*n] = j->lines[*n];
+    size_t nl = strlen(name), pl = strlen(prefix), vl = strlen(value);
+    if (pl + vl >= 1000 || nl > 64 || strpbrk(value, "\r\n"))
+        return;
+    char *d = j->lines[*n];
+    memcpy(d, name, nl);
+    memcpy(d + nl, ": ", 2);
+    memcpy(d + nl + 2, prefix, pl);
+    memcpy(d + nl + 2 + pl, value, vl);
+    d[nl + 2 + pl + vl] = '\0';
+    j->hdrs[*n] = d;
     (*n)++;
 }
 
@@ -176,14 +202,11 @@ static void proxy_headers(struct proxy_job *j, const struct http_req *req, const
     static const char *const pass[] = {"Content-Type", "Accept", "Accept-Language",
                                        "Last-Event-ID"};
     size_t n = 0;
-    char bearer[1100];
-    snprintf(bearer, sizeof(bearer), "Bearer %s", token);
-    proxy_add_line(j, &n, "Authorization", bearer);
-    explicit_bzero(bearer, sizeof(bearer));
-    proxy_add_line(j, &n, "X-Request-Id", req->request_id);
-    proxy_add_line(j, &n, "X-Forwarded-For", req->client_ip);
+    proxy_add_line(j, &n, "Authorization", "Bearer ", token);
+    proxy_add_line(j, &n, "X-Request-Id", "", req->request_id);
+    proxy_add_line(j, &n, "X-Forwarded-For", "", req->client_ip);
     for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++)
-        proxy_add_line(j, &n, pass[i], http_req_header(req, pass[i]));
+        proxy_add_line(j, &n, pass[i], "", http_req_header(req, pass[i]));
     j->hdrs[n] = NULL; /* body framing (Content-Length or chunked) is uplink's */
 }
 
@@ -265,19 +288,30 @@ static ssize_t proxy_stream_out(void *ctx, uint64_t pos, char *out, size_t max)
     return n;
 }
 
+/* The upstream headers the client sees (the first of each name), in one pass. */
 static void proxy_copy_headers(const struct httpc_headers *h, struct http_resp *resp)
 {
-    static const char *const pass[] = {
-        "Content-Disposition", "Location",      "Retry-After",     "ETag",
-        "Cache-Control",       "Last-Modified", "RateLimit-Limit", "RateLimit-Remaining",
-        "RateLimit-Reset"};
-    const char *ct = httpc_header_get(h, "Content-Type");
-    if (ct)
-        http_resp_header(resp, "Content-Type", ct);
-    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
-        const char *v = httpc_header_get(h, pass[i]);
-        if (v)
-            http_resp_header(resp, pass[i], v);
+    static const char *const pass[] = {"Content-Type",
+                                       "Content-Disposition",
+                                       "Location",
+                                       "Retry-After",
+                                       "ETag",
+                                       "Cache-Control",
+                                       "Last-Modified",
+                                       "RateLimit-Limit",
+                                       "RateLimit-Remaining",
+                                       "RateLimit-Reset"};
+    unsigned seen = 0;
+    size_t pos = 0;
+    const char *v = NULL;
+    for (const char *n = httpc_header_next(h, &pos, &v); n; n = httpc_header_next(h, &pos, &v)) {
+        for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+            if (!(seen & (1u << i)) && strcasecmp(n, pass[i]) == 0) {
+                seen |= 1u << i;
+                http_resp_header(resp, pass[i], v);
+                break;
+            }
+        }
     }
 }
 
@@ -298,7 +332,7 @@ static void proxy_answer(struct proxy_job *j, struct http_resp *resp)
         proxy_release(j);
     j->failed = 1; /* counted */
     const char *ct = httpc_header_get(h, "Content-Type");
-    int sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+    int sse = ct && strncasecmp(ct, PROXY_SSE_TYPE, strlen(PROXY_SSE_TYPE)) == 0;
     const struct buf *body = NULL;
     rc = sse ? 0 : uplink_buffer(j->link, PROXY_BUFFERED_MAX, &body);
     if (rc < 0) {
@@ -347,7 +381,7 @@ static void proxy_body_end(void *ctx, struct http_resp *resp)
 
 /* ------------------------------------------------------------------ handler */
 
-static int proxy_start(struct proxy_job *j, const struct http_req *req)
+static void proxy_request(struct proxy_job *j, const struct http_req *req)
 {
     long long size = -1;
     j->streamed_body = proxy_has_body(req, &size);
@@ -356,6 +390,13 @@ static int proxy_start(struct proxy_job *j, const struct http_req *req)
     j->req.headers = j->hdrs;
     j->req.body_size = j->streamed_body ? (size >= 0 ? size : -2) : -1;
     j->req.header_timeout_ms = ((const struct gw *)j->svc->app)->cfg.upstream_timeout_ms;
+    j->req.stream_type = PROXY_SSE_TYPE;
+}
+
+/* Blocking: connect (or reuse) and send the head. */
+static int proxy_start(struct proxy_job *j, const struct http_req *req)
+{
+    proxy_request(j, req);
     struct uplink_pool *pool = pools[j->up->breaker - breakers];
     int rc = uplink_start(pool, &j->req, &j->link);
     /* a refused connect: retry idempotent bodiless requests once */
@@ -367,6 +408,7 @@ static int proxy_start(struct proxy_job *j, const struct http_req *req)
 int proxy_init(const struct gw *g)
 {
     for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
+        breaker_publish(&breakers[i]); /* then at every change */
         const struct upstream *up = NULL;
         for (size_t k = 0; !up && k < sizeof(upstreams) / sizeof(upstreams[0]); k++) {
             if (upstreams[k].breaker == &breakers[i])
@@ -389,19 +431,26 @@ void proxy_fini(void)
     }
 }
 
-void proxy_handle(struct http_req *req, struct http_resp *resp)
+/* Creating an experiment spends a pipeline run of the monthly quota (PostgreSQL). */
+static int proxy_reserves_run(const struct http_req *req)
+{
+    return strcmp(req->method, "POST") == 0 && strcmp(req->path, "/api/v1/experiments") == 0;
+}
+
+/* Upstream, circuit, token, quota and headers: the job, or NULL with resp answered. */
+static struct proxy_job *proxy_prepare(struct http_req *req, struct http_resp *resp)
 {
     struct svc *s = req->app;
     const struct upstream *up = proxy_upstream(req->path);
     if (!up) {
         http_resp_error(resp, 404, "not_found", "no service serves this route", NULL);
-        return;
+        return NULL;
     }
     if (breaker_admit(up->breaker) != 0) {
         http_resp_error(resp, 503, "circuit_open",
                         "the service behind this route is failing; retry shortly", NULL);
         http_resp_header(resp, "Retry-After", "10");
-        return;
+        return NULL;
     }
     /* the header lines (11 KB) are written before use: zero only what precedes them */
     struct proxy_job *j = malloc(sizeof(*j));
@@ -411,19 +460,105 @@ void proxy_handle(struct http_req *req, struct http_resp *resp)
     if (!j || proxy_internal_token(s, req, &token) != 0) {
         free(j);
         http_resp_errno(resp, -ENOMEM, "could not prepare the upstream request");
-        return;
+        return NULL;
     }
-    /* creating an experiment spends a pipeline run of the monthly quota */
-    if (strcmp(req->method, "POST") == 0 && strcmp(req->path, "/api/v1/experiments") == 0 &&
-        quota_reserve_run(s, req, resp, j->reservation) != 0) {
+    if (proxy_reserves_run(req) && quota_reserve_run(s, req, resp, j->reservation) != 0) {
         free(token);
         free(j);
-        return;
+        return NULL;
     }
     j->svc = s;
     j->up = up;
     proxy_headers(j, req, token);
     free(token);
+    return j;
+}
+
+/* Worker: the whole exchange of a bodiless request, blocking. */
+static void proxy_exchange(struct http_req *req, struct http_resp *resp, void *ctx)
+{
+    struct proxy_job *j = ctx;
+    uplink_free(j->link); /* a pooled socket found closed, if any */
+    j->link = NULL;
+    int rc = proxy_start(j, req);
+    if (rc) {
+        proxy_fail(resp, j, rc);
+        proxy_job_free(j);
+        return;
+    }
+    proxy_answer(j, resp);
+}
+
+/* Loop: the asynchronous exchange has its answer (or failed). */
+static void proxy_async_done(void *ctx, int rc)
+{
+    struct proxy_job *j = ctx;
+    struct http_req *req = j->http;
+    log_set_request_id(req->request_id);
+    if (rc == -ECONNRESET) { /* the pooled socket was closed: again on a fresh one */
+        http_req_run_blocking(req, proxy_exchange, j);
+        log_set_request_id(NULL);
+        return;
+    }
+    if (rc) {
+        proxy_fail(j->resp, j, rc);
+        proxy_job_free(j);
+    } else {
+        proxy_answer(j, j->resp); /* nothing left to wait for: see uplink_start_async */
+    }
+    http_req_complete(req);
+    log_set_request_id(NULL);
+}
+
+/* Loop: the client went away (or shutdown) while the answer was awaited. */
+static void proxy_async_abort(void *ctx)
+{
+    proxy_job_free(ctx);
+}
+
+/* Loop: send the request on an idle kept-alive socket and await the answer on this loop. */
+static void proxy_async(struct proxy_job *j, struct http_req *req, struct http_resp *resp)
+{
+    struct evl *loop = evl_current();
+    proxy_request(j, req);
+    j->http = req;
+    j->resp = resp;
+    struct uplink_pool *pool = pools[j->up->breaker - breakers];
+    int rc = loop ? uplink_start_async(pool, &j->req, loop, PROXY_BUFFERED_MAX, proxy_async_done, j,
+                                       &j->link)
+                  : -ENOTCONN;
+    if (rc == -ENOTCONN) { /* no idle socket: connecting is the blocking path's */
+        http_req_run_blocking(req, proxy_exchange, j);
+        return;
+    }
+    if (rc) {
+        proxy_fail(resp, j, rc);
+        proxy_job_free(j);
+        return;
+    }
+    http_req_defer(req, proxy_async_abort, j);
+}
+
+/* Worker: a request with a body streams it upstream (body_chunk, body_end). */
+static void proxy_streamed(struct http_req *req, struct http_resp *resp, void *ctx)
+{
+    proxy_handle(req, resp);
+}
+
+void proxy_handle(struct http_req *req, struct http_resp *resp)
+{
+    long long size = -1;
+    if (!req->may_block && (proxy_has_body(req, &size) || proxy_reserves_run(req))) {
+        http_req_run_blocking(req, proxy_streamed, NULL);
+        return;
+    }
+    struct proxy_job *j = proxy_prepare(req, resp);
+    if (!j)
+        return;
+    if (!req->may_block) {
+        proxy_async(j, req, resp);
+        return;
+    }
     int rc = proxy_start(j, req);
     if (rc) {
         proxy_fail(resp, j, rc);

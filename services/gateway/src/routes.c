@@ -690,10 +690,12 @@ static void h_usage(struct http_req *req, struct http_resp *resp)
         http_resp_json(resp, 200, o);
 }
 
-/* Proxied routes stream their bodies both ways (see proxy.c); 1 GiB per request. */
+/* Proxied routes stream their bodies both ways (see proxy.c); 1 GiB per request. The
+ * handler starts on the event loop: bodiless requests are proxied there without blocking. */
 #define PROXY(m, p)                                                                                \
     {                                                                                              \
-        m, p, proxy_handle, (size_t)1 << 30, HTTP_STREAM_BODY, "proxied to the owning service"     \
+        m, p, proxy_handle, (size_t)1 << 30, HTTP_STREAM_BODY | HTTP_INLINE,                       \
+            "proxied to the owning service"                                                        \
     }
 #define PROXY_ALL(p)                                                                               \
     PROXY("GET", p), PROXY("POST", p), PROXY("PUT", p), PROXY("PATCH", p), PROXY("DELETE", p)

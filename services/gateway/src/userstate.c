@@ -17,12 +17,15 @@
 
 enum ustate_kind { USTATE_EMPTY = 0, USTATE_ACTIVE, USTATE_INACTIVE, USTATE_GONE };
 
+#define USTATE_REFRESH_MS 1000 /* an expired entry serves this long while one lookup runs */
+
 struct ustate_entry {
     char id[IDS_UUID_LEN + 1];
     char role[16];
     char aud_level[16]; /* acct_audience_level of the account's ai_familiarity */
     enum ustate_kind kind;
-    int64_t checked_ms; /* monotonic */
+    int64_t checked_ms;    /* monotonic */
+    int64_t refreshing_ms; /* monotonic: a lookup of this expired entry began (0: none) */
 };
 
 static struct {
@@ -40,15 +43,25 @@ static size_t ustate_slot(const char *id)
     return h % USTATE_SLOTS;
 }
 
-/* Copy the entry of id into *out: 1 when younger than ttl_ms, 0 when older, -1 when none. */
-static int ustate_lookup(const char *id, long ttl_ms, struct ustate_entry *out)
+/* Copy the entry of id into *out: 1 when younger than ttl_ms, 0 when older, -1 when none.
+ * With claim (an event loop that cannot wait), an expired entry whose lookup another
+ * request began less than USTATE_REFRESH_MS ago counts as young (1); otherwise this
+ * request claims the lookup (it goes to a worker to do it). */
+static int ustate_lookup(const char *id, long ttl_ms, int claim, struct ustate_entry *out)
 {
     int found = -1;
+    int64_t now = clock_mono_ms();
     pthread_mutex_lock(&ustate_cache.mu);
-    const struct ustate_entry *e = &ustate_cache.slot[ustate_slot(id)];
+    struct ustate_entry *e = &ustate_cache.slot[ustate_slot(id)];
     if (e->kind != USTATE_EMPTY && strcasecmp(e->id, id) == 0) {
         *out = *e;
-        found = clock_mono_ms() - e->checked_ms < ttl_ms ? 1 : 0;
+        found = now - e->checked_ms < ttl_ms ? 1 : 0;
+        if (found == 0 && claim && ttl_ms > 0) {
+            if (e->refreshing_ms && now - e->refreshing_ms < USTATE_REFRESH_MS)
+                found = 1;
+            else
+                e->refreshing_ms = now;
+        }
     }
     pthread_mutex_unlock(&ustate_cache.mu);
     return found;
@@ -94,11 +107,13 @@ static int ustate_fetch(struct svc *s, const char *id, struct ustate_entry *e)
     return 0;
 }
 
-int ustate_check(struct svc *s, struct auth_claims *c, const char **why)
+int ustate_check(struct svc *s, struct auth_claims *c, int may_block, const char **why)
 {
     const struct gw *g = s->app;
     struct ustate_entry e;
-    int known = ustate_lookup(c->sub, g->cfg.account_check_ttl_ms, &e);
+    int known = ustate_lookup(c->sub, g->cfg.account_check_ttl_ms, !may_block, &e);
+    if (known != 1 && !may_block)
+        return HTTP_NEEDS_WORKER;
     if (known != 1) {
         struct ustate_entry fresh;
         if (ustate_fetch(s, c->sub, &fresh) == 0) {

@@ -7,7 +7,22 @@
  * passes the limit), CORS, security headers, per-route metrics, one JSON access-log line
  * per request, and graceful shutdown (http_server_drain then http_server_stop).
  *
- * Handlers run on the connection's own thread and may block (database, upstream calls).
+ * Threads. A few event-loop threads (one per CPU by default) each run a libmicrohttpd
+ * daemon in epoll mode over a shared listening socket; no connection has a thread of its
+ * own. Everything that may block runs on an elastic pool of worker threads while its
+ * connection is suspended, and the connection resumes when the answer (or the next piece
+ * of a streamed body) is ready: route handlers, the authenticate and admit hooks when they
+ * ask for it, request-body chunks of HTTP_STREAM_BODY routes, and response stream and
+ * Server-Sent Events producers. So handlers, hooks and producers may block (database,
+ * password hashing, upstream calls) without stalling other connections.
+ *
+ * Routes flagged HTTP_INLINE run on the loop thread instead and must not block: they answer
+ * at once, or defer (http_req_defer, then http_req_complete from the same loop, e.g. when
+ * a socket watched on evl_current() is ready), or move themselves to a worker
+ * (http_req_run_blocking). The authenticate and admit hooks run on the loop thread first
+ * (req->may_block 0) and return HTTP_NEEDS_WORKER to be run again on a worker when they
+ * would have to wait.
+ *
  * A handler fills the response it is given; it never queues anything itself. */
 #ifndef IBX_HTTP_H
 #define IBX_HTTP_H
@@ -15,6 +30,7 @@
 #include <ibx/auth.h>
 #include <ibx/buf.h>
 
+#include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +46,9 @@ struct http_server;
 
 typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp);
 
+/* A hook called with req->may_block 0 returns this to be called again on a worker thread. */
+#define HTTP_NEEDS_WORKER (-EINPROGRESS)
+
 /* Fill req->claims and return 0, or return <0 and set *why (a static string): the request
  * gets 401, or 503 when the hook returns -EIO/-EAGAIN (a dependency is down). */
 typedef int (*http_auth_fn)(void *app, struct http_req *req, const char **why);
@@ -42,7 +61,7 @@ typedef int (*http_ready_fn)(void *app, const char **why);
 
 /* Stream producer for chunked responses: write up to max bytes into out and return the
  * count; return HTTP_STREAM_END at the end, HTTP_STREAM_ERROR to abort the connection.
- * It may block (it runs on the connection's thread). */
+ * It runs on a worker thread and may block; each piece is sent as soon as it is made. */
 typedef ssize_t (*http_stream_fn)(void *ctx, uint64_t pos, char *out, size_t max);
 #define HTTP_STREAM_END   ((ssize_t)-1)
 #define HTTP_STREAM_ERROR ((ssize_t)-2)
@@ -50,6 +69,7 @@ typedef ssize_t (*http_stream_fn)(void *ctx, uint64_t pos, char *out, size_t max
 enum http_route_flags {
     HTTP_PUBLIC = 1u << 0,      /* no authentication */
     HTTP_STREAM_BODY = 1u << 1, /* handler runs when the headers are in; see body_chunk */
+    HTTP_INLINE = 1u << 2,      /* handler runs on the event-loop thread: it must not block */
 };
 
 struct http_route {
@@ -89,7 +109,10 @@ struct http_req {
     void (*body_end)(void *ctx, struct http_resp *resp);
     void *body_ctx;
     uint64_t body_seen; /* bytes of body received so far */
-    void *conn;         /* struct MHD_Connection *, for this module only */
+    /* 1 on a worker thread (hooks and handlers may wait), 0 on an event-loop thread (hooks
+     * return HTTP_NEEDS_WORKER instead of waiting; HTTP_INLINE handlers must not wait). */
+    int may_block;
+    void *conn; /* struct MHD_Connection *, for this module only */
 };
 
 struct http_resp_header {
@@ -127,6 +150,7 @@ struct http_server_opts {
     unsigned conn_limit;         /* 0 = 4096 */
     unsigned conn_timeout_s;     /* idle timeout; 0 = 60 */
     int access_log;              /* 1: one info line per request */
+    unsigned threads;            /* event-loop threads; 0 = one per CPU (1..16) */
 };
 
 /* Start listening. 0 and *out, or -EADDRINUSE / -EINVAL / -EIO (logged). */
@@ -137,6 +161,20 @@ uint16_t http_server_port(const struct http_server *s);
 void http_server_drain(struct http_server *s);
 /* Wait up to grace_ms for in-flight requests to finish, then stop and free. NULL ok. */
 void http_server_stop(struct http_server *s, int grace_ms);
+
+/* ---- answering later (HTTP_INLINE handlers) ---- */
+/* The answer comes later: the connection waits (suspended) until http_req_complete(req) is
+ * called on this request's loop thread (evl_current() of the handler) with resp filled.
+ * If the request is abandoned first (client gone, shutdown), abort(ctx) is called on the
+ * loop thread instead, after which neither req nor resp may be touched. */
+void http_req_defer(struct http_req *req, void (*abort)(void *ctx), void *ctx);
+void http_req_complete(struct http_req *req);
+/* Run fn(req, resp, ctx) on a worker thread; the answer goes out when it returns. Called
+ * by an HTTP_INLINE handler instead of answering, or on the loop thread for a deferred
+ * request instead of http_req_complete. fn may block; it may also set req->body_chunk and
+ * req->body_end when called from the handler of an HTTP_STREAM_BODY route. */
+typedef void (*http_work_fn)(struct http_req *req, struct http_resp *resp, void *ctx);
+void http_req_run_blocking(struct http_req *req, http_work_fn fn, void *ctx);
 
 /* ---- request accessors (all borrowed, valid during the handler) ---- */
 const char *http_req_param(const struct http_req *r, const char *name);
@@ -182,7 +220,7 @@ void http_resp_stream(struct http_resp *resp, int status, const char *content_ty
 /* ---- Server-Sent Events ---- */
 /* Produce the next event into out (use http_sse_format). Return 1 when an event was
  * written, 0 when none came within timeout_ms (a keep-alive comment is sent), or < 0 to
- * end the stream. Runs on the connection's thread and may block up to timeout_ms. */
+ * end the stream. Runs on a worker thread and may block up to timeout_ms. */
 typedef int (*http_sse_next_fn)(void *ctx, struct buf *out, int timeout_ms);
 /* Answer with text/event-stream fed by next; ctx is freed with free_fn at the end
  * (including when the client goes away). keepalive_ms: 0 = 15000. */
