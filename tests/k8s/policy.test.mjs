@@ -31,7 +31,7 @@ function serviceOf(deployment) {
 // Who may call whom (ARCHITECTURE.md; the workers call what their API calls).
 const CALLERS = {
   selection: ['gateway', 'ml-pipeline', 'ml-pipeline-worker', 'xai-engine', 'xai-engine-worker'],
-  'ml-pipeline': ['gateway', 'xai-engine', 'xai-engine-worker'],
+  'ml-pipeline': ['gateway', 'model-serving', 'xai-engine', 'xai-engine-worker'],
   'xai-engine': ['gateway'],
   'model-serving': ['gateway', 'xai-engine', 'xai-engine-worker'],
   'ml-pipeline-worker': [],

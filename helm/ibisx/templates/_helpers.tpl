@@ -14,7 +14,7 @@ model-serving: {values: modelServing, image: model-serving, port: 8084, config: 
 {{/* Who calls whom (ARCHITECTURE.md): callee -> callers. */}}
 {{- define "ibisx.callers" -}}
 selection: [gateway, ml-pipeline, ml-pipeline-worker, xai-engine, xai-engine-worker]
-ml-pipeline: [gateway, xai-engine, xai-engine-worker]
+ml-pipeline: [gateway, model-serving, xai-engine, xai-engine-worker]
 xai-engine: [gateway]
 model-serving: [gateway, xai-engine, xai-engine-worker]
 ml-pipeline-worker: []
